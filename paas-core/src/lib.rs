@@ -1,0 +1,51 @@
+//! # paas-core: Prover-as-a-Service
+//!
+//! Turns "a thing that can prove a task" into a managed proving service:
+//! bounded worker pools per backend, retries with exponential backoff that
+//! tell transient from permanent failure, a status you can watch, graceful
+//! shutdown, and a store seam for persistence.
+//!
+//! You bring three things: a task id type (`#[derive(TaskId)]`), a backend
+//! enum (`#[derive(Backend)]`, which also declares each backend's worker pool)
+//! and a [`Prover`]. The framework brings the rest.
+//!
+//! See `docs/architecture.md` in the repository for the layers and the
+//! lifecycle of a task.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate self as paas_core;
+
+pub mod backend;
+pub mod key;
+pub mod lifecycle;
+pub mod prover;
+pub mod retry;
+pub mod service;
+pub mod store;
+pub mod task_id;
+
+pub use backend::{Backend, BackendMap, PoolConfig, PoolConfigError};
+
+pub use prover::{ProofOutput, ProveContext, ProveError, ProveErrorKind, Prover};
+
+pub use task_id::{RouteTo, TaskId};
+
+/// `#[derive(TaskId)]`: see the [`TaskId`] trait.
+#[cfg(feature = "derive")]
+pub use paas_macros::TaskId;
+
+/// `#[derive(Backend)]`: see the [`Backend`] trait.
+#[cfg(feature = "derive")]
+pub use paas_macros::Backend;
+
+/// Items used by the code the derives generate. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::backend::{Backend, BackendMap, PoolConfig};
+    pub use crate::key::{KeyError, KeyListElement, KeyPart, KeyReader, write_variant};
+    pub use crate::task_id::{RouteTo, TaskId};
+    pub use ::core;
+    pub use ::serde;
+    pub use ::std;
+}
