@@ -14,6 +14,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[allow(unused_extern_crates)]
 extern crate self as paas_core;
 
 pub mod backend;
@@ -27,8 +28,11 @@ pub mod task_id;
 
 pub use backend::{Backend, BackendMap, PoolConfig, PoolConfigError};
 
+pub use lifecycle::{Status, Task};
 pub use prover::{ProofOutput, ProveContext, ProveError, ProveErrorKind, Prover};
 
+pub use retry::RetryPolicy;
+pub use service::{ProverHandle, Service};
 pub use task_id::{RouteTo, TaskId};
 
 /// `#[derive(TaskId)]`: see the [`TaskId`] trait.

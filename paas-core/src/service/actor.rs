@@ -1,0 +1,918 @@
+//! The service actor: owns all task state and is the only writer to the store.
+//!
+//! One loop turn: take every event that is ready (proof attempts that ended,
+//! handle commands, a timer), turn each into a typed transition and a store
+//! write, apply all writes of the turn in one group, then tell waiters,
+//! watchers and submitters (only now, when the writes are recorded), and
+//! finally hand free worker slots new work.
+
+use std::collections::HashMap;
+use std::mem;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, warn};
+
+use crate::backend::{Backend, BackendMap};
+use crate::lifecycle::{
+    AfterFailure, AnyTask, Failure, FailureKind, Millis, Proving, Status, Task, TaskMeta,
+};
+use crate::prover::{ProveContext, Prover};
+use crate::store::{Applied, StatusCounts, StoreError, TaskStore, Write};
+
+use super::builder::{ServiceConfig, StartError};
+use super::handle::{Bk, Command, Id, NewTask, Out, ProverHandle, Reply, Shared};
+use super::types::{CancelOutcome, ServiceError, ShutdownReport, Submitted, TaskInfo, TaskOutcome};
+use super::worker::{self, Ending};
+
+/// Events taken per turn before the turn's writes are applied.
+const TURN_BATCH: usize = 4096;
+
+/// Maps the tokio clock (which tests may pause) to stored wall-clock millis.
+struct Clock {
+    start: Instant,
+    base: Millis,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let base = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            start: Instant::now(),
+            base,
+        }
+    }
+
+    fn now(&self) -> Millis {
+        self.base + u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn instant(&self, at: Millis) -> Instant {
+        self.start + Duration::from_millis(at.saturating_sub(self.base))
+    }
+}
+
+fn millis(d: Duration) -> Millis {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A user cancelled the task.
+    User,
+    /// The service is shutting down.
+    Shutdown,
+}
+
+struct Running<P: Prover> {
+    task: Task<Id<P>, Proving>,
+    backend: Bk<P>,
+    weight: u64,
+    token: CancellationToken,
+    stop: Option<Stop>,
+}
+
+struct Done<P: Prover> {
+    id: Id<P>,
+    epoch: u64,
+    ending: Ending<Out<P>>,
+}
+
+#[derive(Default)]
+struct Pool {
+    running: usize,
+    weight: u64,
+    /// The store may hold claimable tasks for this pool.
+    ready: bool,
+    /// When the earliest retrying task becomes due.
+    next_due: Option<Millis>,
+}
+
+/// What to do once a write is recorded.
+enum Effect<P: Prover> {
+    Submitted {
+        batch: usize,
+        backend: Bk<P>,
+    },
+    Finished {
+        id: Id<P>,
+        weight: u64,
+        info: TaskInfo<Bk<P>>,
+        run_at: Option<Millis>,
+        outcome: Option<TaskOutcome<Out<P>>>,
+        requeued: bool,
+    },
+    CancelledQueued {
+        id: Id<P>,
+        from: Status,
+        info: TaskInfo<Bk<P>>,
+        reply: Reply<CancelOutcome>,
+    },
+}
+
+struct Draining<I> {
+    deadline: Instant,
+    stopped_running: bool,
+    replies: Vec<Reply<ShutdownReport<I>>>,
+    finished: Vec<(I, Status)>,
+    interrupted: Vec<I>,
+}
+
+struct Actor<P: Prover, S> {
+    shared: Arc<Shared<P>>,
+    store: S,
+    config: ServiceConfig<Bk<P>>,
+    clock: Clock,
+    commands: mpsc::Receiver<Command<P>>,
+    closed: bool,
+    done_tx: mpsc::UnboundedSender<Done<P>>,
+    done_rx: mpsc::UnboundedReceiver<Done<P>>,
+    pools: BackendMap<Bk<P>, Pool>,
+    running: HashMap<Id<P>, Running<P>>,
+    waiters: HashMap<Id<P>, Vec<oneshot::Sender<TaskOutcome<Out<P>>>>>,
+    watchers: HashMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
+    counts: BackendMap<Bk<P>, StatusCounts>,
+    counts_dirty: bool,
+    summary: watch::Sender<BackendMap<Bk<P>, StatusCounts>>,
+    /// Unfinished tasks above the queue capacity (after a recovery): permits
+    /// freed by finishing tasks pay this off before they reach the semaphore.
+    debt: BackendMap<Bk<P>, usize>,
+    tracker: TaskTracker,
+    root: CancellationToken,
+    draining: Option<Draining<Id<P>>>,
+    writes: Vec<Write<Id<P>, Bk<P>, Out<P>>>,
+    effects: Vec<Effect<P>>,
+    batches: Vec<(Vec<Submitted>, Reply<Vec<Submitted>>)>,
+}
+
+pub(super) async fn start<P, S>(
+    prover: P,
+    store: S,
+    config: ServiceConfig<Bk<P>>,
+) -> Result<ProverHandle<P>, StartError>
+where
+    P: Prover,
+    S: TaskStore<Id<P>, Bk<P>, Out<P>>,
+{
+    let clock = Clock::new();
+    let recovery = store.recover(clock.now(), &config.retry).await?;
+    if !recovery.rescheduled.is_empty() || !recovery.failed.is_empty() {
+        info!(
+            rescheduled = recovery.rescheduled.len(),
+            failed = recovery.failed.len(),
+            "recovered tasks left running by a previous process"
+        );
+    }
+    let counts = store.counts().await?;
+    let capacity = config.queue_capacity;
+    let mut debt = BackendMap::<Bk<P>, usize>::default();
+    let admission = BackendMap::from_fn(|b: Bk<P>| {
+        let active = usize::try_from(counts[b].active()).unwrap_or(usize::MAX);
+        debt[b] = active.saturating_sub(capacity);
+        Semaphore::new(capacity.saturating_sub(active))
+    });
+    let pools = BackendMap::from_fn(|b: Bk<P>| Pool {
+        ready: counts[b].queued() > 0,
+        ..Pool::default()
+    });
+    let (summary, summary_rx) = watch::channel(counts.clone());
+    let shared = Arc::new(Shared {
+        prover: Arc::new(prover),
+        pools: config.pools.clone(),
+        admission,
+        capacity,
+        overflow: config.overflow,
+        accepting: true.into(),
+        crash: std::sync::OnceLock::new(),
+        summary: summary_rx,
+    });
+    let (tx, commands) = mpsc::channel(config.command_capacity);
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let actor = Actor {
+        shared: shared.clone(),
+        store,
+        config,
+        clock,
+        commands,
+        closed: false,
+        done_tx,
+        done_rx,
+        pools,
+        running: HashMap::new(),
+        waiters: HashMap::new(),
+        watchers: HashMap::new(),
+        counts,
+        counts_dirty: false,
+        summary,
+        debt,
+        tracker: TaskTracker::new(),
+        root: CancellationToken::new(),
+        draining: None,
+        writes: Vec::new(),
+        effects: Vec::new(),
+        batches: Vec::new(),
+    };
+    tokio::spawn(actor.run_guarded());
+    Ok(ProverHandle { tx, shared })
+}
+
+impl<P, S> Actor<P, S>
+where
+    P: Prover,
+    S: TaskStore<Id<P>, Bk<P>, Out<P>>,
+{
+    /// Runs the loop; whatever ends it, records why, stops all proofs and
+    /// releases everyone waiting.
+    async fn run_guarded(mut self) {
+        let result = AssertUnwindSafe(self.run()).catch_unwind().await;
+        let reason = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(panic) => Some(format!(
+                "the service panicked: {}",
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default()
+            )),
+        };
+        if let Some(reason) = reason {
+            tracing::error!(%reason, "service stopped on an error");
+            let _ = self.shared.crash.set(reason);
+        }
+        self.shared.accepting.store(false, Ordering::Release);
+        self.root.cancel();
+        for (_, sem) in self.shared.admission.iter() {
+            sem.close();
+        }
+        self.commands.close();
+        // Dropping `self` now drops every waiter and reply channel: their
+        // handles see the service stopped (with the reason recorded above).
+    }
+
+    async fn run(&mut self) -> Result<(), StoreError> {
+        self.dispatch().await?;
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                biased;
+                Some(done) = self.done_rx.recv() => self.on_done(done),
+                cmd = self.commands.recv(), if !self.closed => match cmd {
+                    Some(cmd) => self.on_command(cmd).await?,
+                    None => self.closed = true,
+                },
+                () = sleep_until(wake), if wake.is_some() => {}
+            }
+            for _ in 0..TURN_BATCH {
+                match self.done_rx.try_recv() {
+                    Ok(done) => self.on_done(done),
+                    Err(_) => break,
+                }
+            }
+            for _ in 0..TURN_BATCH {
+                if self.closed {
+                    break;
+                }
+                match self.commands.try_recv() {
+                    Ok(cmd) => self.on_command(cmd).await?,
+                    Err(TryRecvError::Disconnected) => self.closed = true,
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            self.flush().await?;
+            self.stop_running_past_deadline();
+            if self.finished() {
+                break;
+            }
+            self.dispatch().await?;
+            self.publish_summary();
+        }
+        self.flush().await?;
+        self.tracker.close();
+        self.tracker.wait().await;
+        self.publish_summary();
+        if let Some(d) = self.draining.take() {
+            let queued = self.counts.iter().map(|(_, c)| c.queued()).sum();
+            let report = ShutdownReport {
+                finished: d.finished,
+                interrupted: d.interrupted,
+                queued,
+            };
+            info!(
+                finished = report.finished.len(),
+                interrupted = report.interrupted.len(),
+                queued,
+                "service shut down"
+            );
+            for reply in d.replies {
+                let _ = reply.send(Ok(report.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&self) -> bool {
+        if !self.running.is_empty() {
+            return false;
+        }
+        if self.draining.is_some() {
+            return true;
+        }
+        self.closed && self.counts.iter().all(|(_, c)| c.active() == 0)
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        let due = if self.draining.is_some() {
+            None
+        } else {
+            self.pools
+                .iter()
+                .filter(|(b, p)| p.running < self.config.pools[*b].workers)
+                .filter_map(|(_, p)| p.next_due)
+                .min()
+                .map(|at| self.clock.instant(at))
+        };
+        let deadline = self
+            .draining
+            .as_ref()
+            .filter(|d| !d.stopped_running)
+            .map(|d| d.deadline);
+        match (due, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn stop_running_past_deadline(&mut self) {
+        let Some(d) = &mut self.draining else { return };
+        if d.stopped_running || Instant::now() < d.deadline {
+            return;
+        }
+        d.stopped_running = true;
+        for run in self.running.values_mut() {
+            run.stop = Some(Stop::Shutdown);
+            run.token.cancel();
+        }
+    }
+
+    // ---- events -------------------------------------------------------------
+
+    async fn on_command(&mut self, cmd: Command<P>) -> Result<(), StoreError> {
+        match cmd {
+            Command::Submit { tasks, reply } => self.on_submit(tasks, reply),
+            Command::Shutdown { grace, reply } => {
+                self.shared.accepting.store(false, Ordering::Release);
+                match &mut self.draining {
+                    Some(d) => d.replies.push(reply),
+                    None => {
+                        info!(?grace, running = self.running.len(), "shutting down");
+                        self.draining = Some(Draining {
+                            deadline: Instant::now() + grace,
+                            stopped_running: false,
+                            replies: vec![reply],
+                            finished: Vec::new(),
+                            interrupted: Vec::new(),
+                        });
+                    }
+                }
+            }
+            // Reads must see this turn's writes.
+            cmd => {
+                self.flush().await?;
+                self.on_read(cmd).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_submit(&mut self, tasks: Vec<NewTask<P>>, reply: Reply<Vec<Submitted>>) {
+        if self.draining.is_some() {
+            for t in &tasks {
+                self.release(t.backend, 1);
+            }
+            let _ = reply.send(Err(ServiceError::ShuttingDown));
+            return;
+        }
+        let batch = self.batches.len();
+        self.batches.push((Vec::with_capacity(tasks.len()), reply));
+        for NewTask {
+            task,
+            backend,
+            weight,
+        } in tasks
+        {
+            self.writes.push(Write::Insert {
+                task,
+                backend,
+                weight,
+            });
+            self.effects.push(Effect::Submitted { batch, backend });
+        }
+    }
+
+    async fn on_read(&mut self, cmd: Command<P>) -> Result<(), StoreError> {
+        match cmd {
+            Command::Status { id, reply } => {
+                let info = self
+                    .store
+                    .get(&id)
+                    .await?
+                    .map(|s| TaskInfo::from_stored(&s));
+                let _ = reply.send(Ok(info));
+            }
+            Command::Proof { id, reply } => {
+                let _ = reply.send(Ok(self.store.proof(&id).await?));
+            }
+            Command::Subscribe { id, reply } => {
+                let Some(stored) = self.store.get(&id).await? else {
+                    let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+                    return Ok(());
+                };
+                let info = TaskInfo::from_stored(&stored);
+                let rx = if info.status.is_terminal() {
+                    watch::channel(info).1
+                } else {
+                    self.watchers
+                        .entry(id)
+                        .or_insert_with(|| watch::channel(info).0)
+                        .subscribe()
+                };
+                let _ = reply.send(Ok(rx));
+            }
+            Command::Wait { ids, reply } => {
+                let mut receivers = Vec::with_capacity(ids.len());
+                let mut registered = Vec::new();
+                for id in ids {
+                    let (tx, rx) = oneshot::channel();
+                    receivers.push(rx);
+                    let Some(stored) = self.store.get(&id).await? else {
+                        self.unregister(registered);
+                        let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+                        return Ok(());
+                    };
+                    match self
+                        .final_outcome(&id, &stored.record.meta, stored.record.status)
+                        .await?
+                    {
+                        Some(outcome) => {
+                            let _ = tx.send(outcome);
+                        }
+                        None => {
+                            self.waiters.entry(id.clone()).or_default().push(tx);
+                            registered.push(id);
+                        }
+                    }
+                }
+                let _ = reply.send(Ok(receivers));
+            }
+            Command::Cancel { id, reply } => self.on_cancel(id, reply).await?,
+            Command::Submit { .. } | Command::Shutdown { .. } => {
+                unreachable!("handled in on_command")
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the waiters a failed `wait` call had registered.
+    fn unregister(&mut self, ids: Vec<Id<P>>) {
+        for id in ids {
+            if let Some(list) = self.waiters.get_mut(&id) {
+                list.pop();
+                if list.is_empty() {
+                    self.waiters.remove(&id);
+                }
+            }
+        }
+    }
+
+    async fn final_outcome(
+        &self,
+        id: &Id<P>,
+        meta: &TaskMeta,
+        status: Status,
+    ) -> Result<Option<TaskOutcome<Out<P>>>, StoreError> {
+        Ok(match status {
+            Status::Completed => {
+                let proof = self.store.proof(id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("completed task {id} has no proof"))
+                })?;
+                Some(TaskOutcome::Completed(proof))
+            }
+            Status::Failed => Some(TaskOutcome::Failed(meta.last_error.clone().unwrap_or_else(
+                || Failure::new(FailureKind::Permanent, "failed without a recorded error"),
+            ))),
+            Status::Cancelled => Some(TaskOutcome::Cancelled),
+            _ => None,
+        })
+    }
+
+    async fn on_cancel(
+        &mut self,
+        id: Id<P>,
+        reply: Reply<CancelOutcome>,
+    ) -> Result<(), StoreError> {
+        if let Some(run) = self.running.get_mut(&id) {
+            if run.stop.is_none() {
+                run.stop = Some(Stop::User);
+                run.token.cancel();
+                debug!(task = %id, "cancelling a running proof");
+            }
+            let _ = reply.send(Ok(CancelOutcome::Cancelling));
+            return Ok(());
+        }
+        let Some(stored) = self.store.get(&id).await? else {
+            let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+            return Ok(());
+        };
+        let backend = stored.backend;
+        let task =
+            AnyTask::from_record(stored.record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let from = task.status();
+        let cancelled = match task {
+            AnyTask::Pending(t) => t.cancel(),
+            AnyTask::Retrying(t) => t.cancel(),
+            other => {
+                let _ = reply.send(Ok(CancelOutcome::AlreadyFinished(other.status())));
+                return Ok(());
+            }
+        };
+        let info = info_of(backend, Status::Cancelled, cancelled.meta());
+        self.writes.push(Write::Cancel {
+            task: cancelled,
+            epoch: None,
+        });
+        self.effects.push(Effect::CancelledQueued {
+            id,
+            from,
+            info,
+            reply,
+        });
+        Ok(())
+    }
+
+    fn on_done(&mut self, done: Done<P>) {
+        let Some(run) = self.running.remove(&done.id) else {
+            warn!(task = %done.id, "a proof ended for a task that is not running");
+            return;
+        };
+        if run.task.epoch() != done.epoch {
+            warn!(task = %done.id, "a proof ended for an older attempt; ignored");
+            self.running.insert(done.id, run);
+            return;
+        }
+        let Running {
+            task,
+            backend,
+            weight,
+            stop,
+            ..
+        } = run;
+        let epoch = task.epoch();
+        let attempt = task.attempts();
+        let id = done.id;
+        let policy = &self.config.retry;
+        let now = self.clock.now();
+        let wants_outcome = self.waiters.contains_key(&id);
+        let (write, info, outcome, run_at): (_, _, Option<TaskOutcome<Out<P>>>, _) =
+            match (stop, done.ending) {
+                (Some(Stop::User), _) => {
+                    let t = task.cancel();
+                    let info = info_of(backend, Status::Cancelled, t.meta());
+                    let write = Write::Cancel {
+                        task: t,
+                        epoch: Some(epoch),
+                    };
+                    (write, info, Some(TaskOutcome::Cancelled), None)
+                }
+                (_, Ending::Proved(proof)) => {
+                    let t = task.complete();
+                    let info = info_of(backend, Status::Completed, t.meta());
+                    let outcome = wants_outcome.then(|| TaskOutcome::Completed(proof.clone()));
+                    (
+                        Write::Complete {
+                            task: t,
+                            output: proof,
+                        },
+                        info,
+                        outcome,
+                        None,
+                    )
+                }
+                (Some(Stop::Shutdown), _) => {
+                    let t = task.requeue();
+                    let info = info_of(backend, Status::Pending, t.meta());
+                    (Write::Requeue { task: t, epoch }, info, None, None)
+                }
+                (None, ending) => {
+                    let after = match ending {
+                        Ending::Error(err) => task.fail(&err, policy, now),
+                        Ending::Panicked(msg) => task.fail_with(
+                            Failure::new(FailureKind::Panicked, format!("prover panicked: {msg}")),
+                            None,
+                            policy,
+                            now,
+                        ),
+                        Ending::TimedOut(limit) => task.fail_with(
+                            Failure::new(
+                                FailureKind::TimedOut,
+                                format!("attempt timed out after {limit:?}"),
+                            ),
+                            None,
+                            policy,
+                            now,
+                        ),
+                        Ending::Abandoned | Ending::Proved(_) => task.fail_with(
+                            Failure::new(FailureKind::Abandoned, "the attempt was abandoned"),
+                            None,
+                            policy,
+                            now,
+                        ),
+                    };
+                    match after {
+                        AfterFailure::Retrying(t) => {
+                            let info = info_of(backend, Status::Retrying, t.meta());
+                            let run_at = t.run_at();
+                            (Write::Retry { task: t, epoch }, info, None, Some(run_at))
+                        }
+                        AfterFailure::Failed(t) => {
+                            let outcome = TaskOutcome::Failed(t.error().clone());
+                            let info = info_of(backend, Status::Failed, t.meta());
+                            (Write::Fail { task: t, epoch }, info, Some(outcome), None)
+                        }
+                    }
+                }
+            };
+        match info.status {
+            Status::Failed | Status::Retrying => warn!(
+                task = %id, backend = backend.name(), attempt, status = %info.status,
+                error = %info.last_error.as_ref().map(ToString::to_string).unwrap_or_default(),
+                "attempt failed"
+            ),
+            status => {
+                debug!(task = %id, backend = backend.name(), attempt, %status, "attempt ended")
+            }
+        }
+        if let Some(d) = &mut self.draining {
+            if info.status == Status::Pending {
+                d.interrupted.push(id.clone());
+            } else {
+                d.finished.push((id.clone(), info.status));
+            }
+        }
+        let requeued = matches!(write, Write::Requeue { .. });
+        self.writes.push(write);
+        self.effects.push(Effect::Finished {
+            id,
+            weight,
+            info,
+            run_at,
+            outcome,
+            requeued,
+        });
+    }
+
+    // ---- commit -------------------------------------------------------------
+
+    /// Applies this turn's writes as one group, then acts on what they did.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.writes.is_empty() {
+            let writes = mem::take(&mut self.writes);
+            let effects = mem::take(&mut self.effects);
+            let applied = self.store.apply(writes).await?;
+            if applied.len() != effects.len() {
+                return Err(StoreError::Other(format!(
+                    "store answered {} of {} writes",
+                    applied.len(),
+                    effects.len()
+                )));
+            }
+            for (applied, effect) in applied.into_iter().zip(effects) {
+                self.settle(applied, effect);
+            }
+        }
+        for (results, reply) in self.batches.drain(..) {
+            let _ = reply.send(Ok(results));
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self, applied: Applied, effect: Effect<P>) {
+        match effect {
+            Effect::Submitted { batch, backend } => {
+                let result = match applied {
+                    Applied::Done => {
+                        self.counts[backend].add(Status::Pending, 1);
+                        self.counts_dirty = true;
+                        self.pools[backend].ready = true;
+                        Submitted::Accepted
+                    }
+                    Applied::Exists(status) => {
+                        self.release(backend, 1);
+                        Submitted::Existing(status)
+                    }
+                    Applied::Stale | Applied::Missing => {
+                        self.release(backend, 1);
+                        Submitted::Existing(Status::Pending)
+                    }
+                };
+                self.batches[batch].0.push(result);
+            }
+            Effect::Finished {
+                id,
+                weight,
+                info,
+                run_at,
+                outcome,
+                requeued,
+            } => {
+                let backend = info.backend;
+                let pool = &mut self.pools[backend];
+                pool.running -= 1;
+                pool.weight -= weight;
+                if applied != Applied::Done {
+                    warn!(task = %id, ?applied, "a finished attempt was fenced off: the task moved on");
+                    return;
+                }
+                self.counts[backend].shift(Status::Proving, info.status);
+                self.counts_dirty = true;
+                if requeued {
+                    self.pools[backend].ready = true;
+                }
+                if let Some(at) = run_at {
+                    let pool = &mut self.pools[backend];
+                    pool.next_due = Some(pool.next_due.map_or(at, |due| due.min(at)));
+                }
+                self.finish(id, info, outcome);
+            }
+            Effect::CancelledQueued {
+                id,
+                from,
+                info,
+                reply,
+            } => {
+                if applied != Applied::Done {
+                    let _ = reply.send(Err(ServiceError::Store(StoreError::Other(format!(
+                        "task {id} changed while it was being cancelled; try again"
+                    )))));
+                    return;
+                }
+                self.counts[info.backend].shift(from, Status::Cancelled);
+                self.counts_dirty = true;
+                let _ = reply.send(Ok(CancelOutcome::Cancelled));
+                self.finish(id, info, Some(TaskOutcome::Cancelled));
+            }
+        }
+    }
+
+    /// Publishes a recorded state change to watchers, and a final one to waiters.
+    fn finish(&mut self, id: Id<P>, info: TaskInfo<Bk<P>>, outcome: Option<TaskOutcome<Out<P>>>) {
+        let terminal = info.status.is_terminal();
+        let backend = info.backend;
+        if terminal {
+            self.release(backend, 1);
+            if let Some(list) = self.waiters.remove(&id) {
+                if let Some(outcome) = outcome {
+                    for tx in list {
+                        let _ = tx.send(outcome.clone());
+                    }
+                }
+            }
+            if let Some(tx) = self.watchers.remove(&id) {
+                tx.send_replace(info);
+            }
+        } else if let Some(tx) = self.watchers.get(&id) {
+            tx.send_replace(info);
+        }
+    }
+
+    /// Gives `n` units of queue room back to submitters of `backend`.
+    fn release(&mut self, backend: Bk<P>, n: usize) {
+        let debt = &mut self.debt[backend];
+        let paid = (*debt).min(n);
+        *debt -= paid;
+        if n > paid {
+            self.shared.admission[backend].add_permits(n - paid);
+        }
+    }
+
+    fn publish_summary(&mut self) {
+        if mem::take(&mut self.counts_dirty) {
+            self.summary.send_replace(self.counts.clone());
+        }
+    }
+
+    // ---- dispatch -----------------------------------------------------------
+
+    /// Fills free worker slots with claimed tasks.
+    async fn dispatch(&mut self) -> Result<(), StoreError> {
+        if self.draining.is_some() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let lease_until = now.saturating_add(millis(self.config.lease_ttl));
+        for &backend in Bk::<P>::ALL {
+            loop {
+                let cfg = self.config.pools[backend];
+                let pool = &self.pools[backend];
+                let free = cfg.workers.saturating_sub(pool.running);
+                let due = pool.next_due.is_some_and(|at| at <= now);
+                if free == 0 || !(pool.ready || due) {
+                    break;
+                }
+                let max_weight = cfg
+                    .budget
+                    .map_or(u64::MAX, |budget| budget.saturating_sub(pool.weight));
+                let claimed = self
+                    .store
+                    .claim(backend, free, max_weight, now, lease_until)
+                    .await?;
+                let pool = &mut self.pools[backend];
+                pool.ready = claimed.more;
+                pool.next_due = claimed.next_due;
+                let counts = &mut self.counts[backend];
+                for _ in 0..claimed.promoted {
+                    counts.shift(Status::Retrying, Status::Pending);
+                }
+                self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
+                if claimed.tasks.is_empty() {
+                    break;
+                }
+                for (task, weight) in claimed.tasks {
+                    self.spawn(backend, task, weight);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, backend: Bk<P>, task: Task<Id<P>, Proving>, weight: u64) {
+        self.counts[backend].shift(Status::Pending, Status::Proving);
+        let pool = &mut self.pools[backend];
+        pool.running += 1;
+        pool.weight += weight;
+        let id = task.id().clone();
+        let epoch = task.epoch();
+        let attempt = task.attempts();
+        let token = self.root.child_token();
+        let limit = self.config.timeouts[backend];
+        let ctx = ProveContext::new(id.clone(), attempt, token.clone(), worker::deadline(limit));
+        let span = tracing::info_span!("prove", task = %id, backend = backend.name(), attempt);
+        let prover = self.shared.prover.clone();
+        let done = self.done_tx.clone();
+        let grace = self.config.cancel_grace;
+        let done_id = id.clone();
+        self.tracker.spawn(
+            async move {
+                debug!("proving");
+                let ending = worker::run_attempt(prover, ctx, limit, grace).await;
+                let _ = done.send(Done {
+                    id: done_id,
+                    epoch,
+                    ending,
+                });
+            }
+            .instrument(span),
+        );
+        if let Some(tx) = self.watchers.get(&id) {
+            tx.send_replace(info_of(backend, Status::Proving, task.meta()));
+        }
+        self.running.insert(
+            id,
+            Running {
+                task,
+                backend,
+                weight,
+                token,
+                stop: None,
+            },
+        );
+    }
+}
+
+fn info_of<B: Backend>(backend: B, status: Status, meta: &TaskMeta) -> TaskInfo<B> {
+    TaskInfo {
+        status,
+        backend,
+        attempts: meta.attempts,
+        priority: meta.priority,
+        last_error: meta.last_error.clone(),
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,76 @@
+//! One proof attempt: runs the prover with panic capture, time limit and
+//! cancellation, and reports how it ended.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use crate::prover::{ProveContext, ProveError, Prover};
+
+/// How an attempt ended.
+pub(super) enum Ending<O> {
+    /// The prover returned a proof.
+    Proved(O),
+    /// The prover returned an error.
+    Error(ProveError),
+    /// The prover panicked, with this message.
+    Panicked(String),
+    /// The attempt ran past its deadline and was dropped.
+    TimedOut(Duration),
+    /// The attempt was cancelled and did not return within the grace period.
+    Abandoned,
+}
+
+/// Runs one attempt to its end.
+pub(super) async fn run_attempt<P: Prover>(
+    prover: Arc<P>,
+    ctx: ProveContext<P::TaskId>,
+    limit: Option<Duration>,
+    grace: Duration,
+) -> Ending<P::Output> {
+    let token = ctx.token().clone();
+    let deadline = ctx.deadline();
+    let prove = AssertUnwindSafe(prover.prove(ctx)).catch_unwind();
+    let abandon = async {
+        token.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    let timeout = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        result = prove => match result {
+            Ok(Ok(proof)) => Ending::Proved(proof),
+            Ok(Err(err)) => Ending::Error(err),
+            Err(panic) => Ending::Panicked(panic_message(panic.as_ref())),
+        },
+        () = timeout => {
+            token.cancel();
+            Ending::TimedOut(limit.unwrap_or_default())
+        }
+        () = abandon => Ending::Abandoned,
+    }
+}
+
+/// The deadline of an attempt starting now with time limit `limit`.
+pub(super) fn deadline(limit: Option<Duration>) -> Option<Instant> {
+    limit.map(|l| Instant::now() + l)
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "the prover panicked with a non-string payload".to_string()
+    }
+}

@@ -1,0 +1,403 @@
+//! [`MemoryStore`]: task records and proofs in memory.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Applied, Claimed, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Write};
+use crate::RetryPolicy;
+use crate::backend::{Backend, BackendMap};
+use crate::lifecycle::{
+    AfterFailure, AnyTask, Failure, FailureKind, Millis, Status, TaskMeta, TaskRecord,
+};
+use crate::prover::ProofOutput;
+use crate::task_id::TaskId;
+
+/// Keeps task records and proofs in memory: fast, and gone with the process.
+///
+/// Every operation is O(log n) in the number of stored tasks. Finished tasks
+/// and their proofs stay until the store is dropped. Share one store between
+/// services (for example to simulate a restart in a test) by wrapping it in
+/// an [`Arc`].
+///
+/// # Examples
+///
+/// ```
+/// use paas_core::store::MemoryStore;
+/// # use paas_core::Backend;
+/// # #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
+/// # enum Engine { #[paas(workers = 1)] Native }
+///
+/// let store: MemoryStore<u64, Engine, Vec<u8>> = MemoryStore::new();
+/// assert!(store.is_empty());
+/// ```
+pub struct MemoryStore<I, B, O> {
+    inner: Mutex<Inner<I, B, O>>,
+}
+
+struct Entry<B, O> {
+    backend: B,
+    weight: u64,
+    seq: u64,
+    status: Status,
+    meta: TaskMeta,
+    epoch: u64,
+    run_at: Option<Millis>,
+    output: Option<O>,
+}
+
+struct Inner<I, B, O> {
+    tasks: HashMap<I, Entry<B, O>>,
+    /// Pending tasks per backend by (priority desc, submission order).
+    ready: BackendMap<B, BTreeMap<(Reverse<i32>, u64), I>>,
+    /// Retrying tasks per backend by (due time, submission order).
+    delayed: BackendMap<B, BTreeMap<(Millis, u64), I>>,
+    next_seq: u64,
+}
+
+impl<I: TaskId, B: Backend, O: ProofOutput> Default for MemoryStore<I, B, O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<I: TaskId, B: Backend, O: ProofOutput> std::fmt::Debug for MemoryStore<I, B, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("tasks", &self.len())
+            .finish()
+    }
+}
+
+impl<I: TaskId, B: Backend, O: ProofOutput> MemoryStore<I, B, O> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                tasks: HashMap::new(),
+                ready: BackendMap::default(),
+                delayed: BackendMap::default(),
+                next_seq: 0,
+            }),
+        }
+    }
+
+    /// How many tasks are stored.
+    pub fn len(&self) -> usize {
+        self.lock().tasks.len()
+    }
+
+    /// Whether no task is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<I, B, O>> {
+        // A panic while holding the lock cannot leave the maps half-updated in
+        // a way later calls rely on, so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<B: Backend, O> Entry<B, O> {
+    fn record<I: TaskId>(&self, id: &I) -> TaskRecord<I> {
+        TaskRecord {
+            id: id.clone(),
+            status: self.status,
+            meta: self.meta.clone(),
+            epoch: self.epoch,
+            run_at: self.run_at,
+        }
+    }
+
+    fn set<I>(&mut self, record: TaskRecord<I>) {
+        self.status = record.status;
+        self.meta = record.meta;
+        self.epoch = record.epoch;
+        self.run_at = record.run_at;
+    }
+
+    fn typed<I: TaskId>(&self, id: &I) -> Result<AnyTask<I>, StoreError> {
+        AnyTask::from_record(self.record(id)).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
+    /// Takes a queued task out of its queue (before it changes state).
+    fn unqueue(&mut self, id: &I) {
+        let Some(e) = self.tasks.get(id) else { return };
+        match e.status {
+            Status::Pending => {
+                self.ready[e.backend].remove(&(Reverse(e.meta.priority), e.seq));
+            }
+            Status::Retrying => {
+                if let Some(at) = e.run_at {
+                    self.delayed[e.backend].remove(&(at, e.seq));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Puts a task into the queue its (new) state belongs to.
+    fn enqueue(&mut self, id: &I) {
+        let Some(e) = self.tasks.get(id) else { return };
+        match e.status {
+            Status::Pending => {
+                self.ready[e.backend].insert((Reverse(e.meta.priority), e.seq), id.clone());
+            }
+            Status::Retrying => {
+                if let Some(at) = e.run_at {
+                    self.delayed[e.backend].insert((at, e.seq), id.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Replaces a task's state with `task`, keeping queues in step.
+    fn store(&mut self, task: AnyTask<I>) {
+        let id = task.id().clone();
+        self.unqueue(&id);
+        if let Some(e) = self.tasks.get_mut(&id) {
+            let epoch = e.epoch;
+            e.set(task.into_record(epoch));
+        }
+        self.enqueue(&id);
+    }
+
+    fn fenced(&self, id: &I, epoch: Option<u64>) -> Result<(), Applied> {
+        let Some(e) = self.tasks.get(id) else {
+            return Err(Applied::Missing);
+        };
+        let ok = match epoch {
+            Some(epoch) => e.status == Status::Proving && e.epoch == epoch,
+            None => matches!(e.status, Status::Pending | Status::Retrying),
+        };
+        if ok { Ok(()) } else { Err(Applied::Stale) }
+    }
+
+    fn apply_one(&mut self, write: Write<I, B, O>) -> Applied {
+        let (fence, task, output): (Option<u64>, AnyTask<I>, Option<O>) = match write {
+            Write::Insert {
+                task,
+                backend,
+                weight,
+            } => {
+                if let Some(e) = self.tasks.get(task.id()) {
+                    return Applied::Exists(e.status);
+                }
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                let id = task.id().clone();
+                let record = AnyTask::from(task).into_record(0);
+                self.tasks.insert(
+                    id.clone(),
+                    Entry {
+                        backend,
+                        weight,
+                        seq,
+                        status: record.status,
+                        meta: record.meta,
+                        epoch: 0,
+                        run_at: None,
+                        output: None,
+                    },
+                );
+                self.enqueue(&id);
+                return Applied::Done;
+            }
+            Write::Complete { task, output } => (Some(task.epoch()), task.into(), Some(output)),
+            Write::Retry { task, epoch } => (Some(epoch), task.into(), None),
+            Write::Fail { task, epoch } => (Some(epoch), task.into(), None),
+            Write::Requeue { task, epoch } => (Some(epoch), task.into(), None),
+            Write::Cancel { task, epoch } => (epoch, task.into(), None),
+        };
+        if let Err(outcome) = self.fenced(task.id(), fence) {
+            return outcome;
+        }
+        let id = task.id().clone();
+        self.store(task);
+        if let (Some(output), Some(e)) = (output, self.tasks.get_mut(&id)) {
+            e.output = Some(output);
+        }
+        Applied::Done
+    }
+}
+
+impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I, B, O> {
+    async fn apply(&self, writes: Vec<Write<I, B, O>>) -> Result<Vec<Applied>, StoreError> {
+        let mut inner = self.lock();
+        Ok(writes.into_iter().map(|w| inner.apply_one(w)).collect())
+    }
+
+    async fn claim(
+        &self,
+        backend: B,
+        max_tasks: usize,
+        max_weight: u64,
+        now: Millis,
+        _lease_until: Millis,
+    ) -> Result<Claimed<I>, StoreError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        // Retrying tasks whose time has come become pending.
+        let mut promoted = 0;
+        while let Some((&(at, seq), _)) = inner.delayed[backend].first_key_value() {
+            if at > now {
+                break;
+            }
+            let id = inner.delayed[backend]
+                .remove(&(at, seq))
+                .ok_or_else(|| StoreError::Corrupt("retry queue changed under a lock".into()))?;
+            let AnyTask::Retrying(task) = inner.tasks[&id].typed(&id)? else {
+                return Err(StoreError::Corrupt(format!(
+                    "task {id} queued as retrying is not"
+                )));
+            };
+            inner.store(task.ready().into());
+            promoted += 1;
+        }
+        let mut tasks = Vec::new();
+        let mut used = 0u64;
+        let mut more = false;
+        while let Some((&key, id)) = inner.ready[backend].first_key_value() {
+            if tasks.len() >= max_tasks {
+                more = true;
+                break;
+            }
+            let entry = &inner.tasks[id];
+            if used.saturating_add(entry.weight) > max_weight {
+                more = true;
+                break;
+            }
+            used += entry.weight;
+            let weight = entry.weight;
+            let id = id.clone();
+            let AnyTask::Pending(task) = inner.tasks[&id].typed(&id)? else {
+                return Err(StoreError::Corrupt(format!(
+                    "task {id} queued as pending is not"
+                )));
+            };
+            inner.ready[backend].remove(&key);
+            let e = inner
+                .tasks
+                .get_mut(&id)
+                .ok_or_else(|| StoreError::Corrupt("vanished".into()))?;
+            let proving = task.start(e.epoch + 1);
+            e.set(AnyTask::from(proving.clone()).into_record(e.epoch));
+            tasks.push((proving, weight));
+        }
+        let next_due = inner.delayed[backend]
+            .first_key_value()
+            .map(|(&(at, _), _)| at);
+        Ok(Claimed {
+            tasks,
+            more,
+            promoted,
+            next_due,
+        })
+    }
+
+    async fn get(&self, id: &I) -> Result<Option<StoredTask<I, B>>, StoreError> {
+        Ok(self.lock().tasks.get(id).map(|e| StoredTask {
+            record: e.record(id),
+            backend: e.backend,
+            weight: e.weight,
+        }))
+    }
+
+    async fn proof(&self, id: &I) -> Result<Option<O>, StoreError> {
+        Ok(self.lock().tasks.get(id).and_then(|e| e.output.clone()))
+    }
+
+    async fn counts(&self) -> Result<BackendMap<B, StatusCounts>, StoreError> {
+        let inner = self.lock();
+        let mut counts = BackendMap::<B, StatusCounts>::default();
+        for e in inner.tasks.values() {
+            counts[e.backend].add(e.status, 1);
+        }
+        Ok(counts)
+    }
+
+    async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<I>, StoreError> {
+        let mut inner = self.lock();
+        let stranded: Vec<I> = inner
+            .tasks
+            .iter()
+            .filter(|(_, e)| e.status == Status::Proving)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut report = Recovery {
+            rescheduled: Vec::new(),
+            failed: Vec::new(),
+        };
+        for id in stranded {
+            let AnyTask::Proving(task) = inner.tasks[&id].typed(&id)? else {
+                continue;
+            };
+            let failure = Failure::new(
+                FailureKind::Abandoned,
+                format!("the worker proving attempt {} disappeared", task.attempts()),
+            );
+            match task.fail_with(failure, Some(std::time::Duration::ZERO), policy, now) {
+                AfterFailure::Retrying(t) => {
+                    inner.store(t.into());
+                    report.rescheduled.push(id);
+                }
+                AfterFailure::Failed(t) => {
+                    inner.store(t.into());
+                    report.failed.push(id);
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, B, O> for Arc<S> {
+    fn apply(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+    ) -> impl Future<Output = Result<Vec<Applied>, StoreError>> + Send {
+        (**self).apply(writes)
+    }
+
+    fn claim(
+        &self,
+        backend: B,
+        max_tasks: usize,
+        max_weight: u64,
+        now: Millis,
+        lease_until: Millis,
+    ) -> impl Future<Output = Result<Claimed<I>, StoreError>> + Send {
+        (**self).claim(backend, max_tasks, max_weight, now, lease_until)
+    }
+
+    fn get(
+        &self,
+        id: &I,
+    ) -> impl Future<Output = Result<Option<StoredTask<I, B>>, StoreError>> + Send {
+        (**self).get(id)
+    }
+
+    fn proof(&self, id: &I) -> impl Future<Output = Result<Option<O>, StoreError>> + Send {
+        (**self).proof(id)
+    }
+
+    fn counts(
+        &self,
+    ) -> impl Future<Output = Result<BackendMap<B, StatusCounts>, StoreError>> + Send {
+        (**self).counts()
+    }
+
+    fn recover(
+        &self,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> impl Future<Output = Result<Recovery<I>, StoreError>> + Send {
+        (**self).recover(now, policy)
+    }
+}
+
+use std::future::Future;

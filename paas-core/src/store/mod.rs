@@ -1,0 +1,309 @@
+//! The store seam: where task records and proofs live.
+//!
+//! The service changes a task only through typed transitions
+//! ([`lifecycle`](crate::lifecycle)) and hands each result to a [`TaskStore`]
+//! as a [`Write`]. A store keeps task records and proofs, hands out work with
+//! [`TaskStore::claim`], and applies writes in groups with
+//! [`TaskStore::apply`].
+//!
+//! Every write that finishes an attempt is *fenced* by the lease epoch the
+//! claim handed out: a claim raises the task's epoch, and a finishing write
+//! whose epoch is no longer the task's is reported [`Applied::Stale`] and
+//! changes nothing. So a worker that lost its lease (a crash and recovery, or
+//! another node's claim) can never overwrite a newer attempt's result.
+//!
+//! [`MemoryStore`] keeps everything in memory. Durable stores implement the
+//! same trait; every operation costs O(log n) or less in the number of tasks:
+//! nothing scans all tasks.
+
+mod memory;
+
+use std::future::Future;
+
+pub use memory::MemoryStore;
+
+use crate::RetryPolicy;
+use crate::backend::{Backend, BackendMap};
+use crate::lifecycle::Proving;
+use crate::lifecycle::{
+    Cancelled, Completed, Failed, Millis, Pending, Retrying, Status, Task, TaskRecord,
+};
+use crate::prover::ProofOutput;
+use crate::task_id::TaskId;
+
+/// One fenced change to the store, built from a typed task.
+///
+/// The payloads are typed tasks, which only transitions can produce, so a
+/// `Write` always describes a legal transition.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Write<I, B, O> {
+    /// Adds a new task unless its id is already stored (then nothing changes).
+    Insert {
+        /// The new task.
+        task: Task<I, Pending>,
+        /// The backend whose pool proves it.
+        backend: B,
+        /// Its resource weight in that pool.
+        weight: u64,
+    },
+    /// Records a proof. Applies only if the task is still `Proving` at the task's epoch.
+    Complete {
+        /// The completed task (it carries its epoch).
+        task: Task<I, Completed>,
+        /// The proof.
+        output: O,
+    },
+    /// Schedules a retry. Applies only if the task is still `Proving` at `epoch`.
+    Retry {
+        /// The retrying task.
+        task: Task<I, Retrying>,
+        /// The epoch of the attempt that failed.
+        epoch: u64,
+    },
+    /// Fails the task. Applies only if the task is still `Proving` at `epoch`.
+    Fail {
+        /// The failed task.
+        task: Task<I, Failed>,
+        /// The epoch of the attempt that failed.
+        epoch: u64,
+    },
+    /// Puts an interrupted attempt back in the queue. Applies only if the task
+    /// is still `Proving` at `epoch`.
+    Requeue {
+        /// The pending task.
+        task: Task<I, Pending>,
+        /// The epoch of the interrupted attempt.
+        epoch: u64,
+    },
+    /// Cancels a task. With `epoch`, applies only to a `Proving` task at that
+    /// epoch; without, only to a `Pending` or `Retrying` task.
+    Cancel {
+        /// The cancelled task.
+        task: Task<I, Cancelled>,
+        /// The epoch of the running attempt, if it was running.
+        epoch: Option<u64>,
+    },
+}
+
+impl<I, B, O> Write<I, B, O> {
+    /// The id of the task this write changes.
+    pub fn id(&self) -> &I {
+        match self {
+            Write::Insert { task, .. } | Write::Requeue { task, .. } => task.id(),
+            Write::Complete { task, .. } => task.id(),
+            Write::Retry { task, .. } => task.id(),
+            Write::Fail { task, .. } => task.id(),
+            Write::Cancel { task, .. } => task.id(),
+        }
+    }
+
+    /// The status the task has after this write.
+    pub fn status(&self) -> Status {
+        match self {
+            Write::Insert { .. } | Write::Requeue { .. } => Status::Pending,
+            Write::Complete { .. } => Status::Completed,
+            Write::Retry { .. } => Status::Retrying,
+            Write::Fail { .. } => Status::Failed,
+            Write::Cancel { .. } => Status::Cancelled,
+        }
+    }
+}
+
+/// What became of one [`Write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Applied {
+    /// The write took effect.
+    Done,
+    /// An insert found the id already stored, in this status.
+    Exists(Status),
+    /// The fence did not match (the task moved on: another epoch or state);
+    /// nothing changed.
+    Stale,
+    /// No task with this id is stored.
+    Missing,
+}
+
+/// Tasks handed out by [`TaskStore::claim`].
+#[derive(Debug)]
+pub struct Claimed<I> {
+    /// The started tasks with their weights, in priority then FIFO order.
+    pub tasks: Vec<(Task<I, Proving>, u64)>,
+    /// Whether due tasks were left behind (the limits were reached).
+    pub more: bool,
+    /// How many retrying tasks became pending because their time had come
+    /// (whether or not they were then claimed).
+    pub promoted: usize,
+    /// When the earliest waiting (retrying) task of this backend becomes due.
+    pub next_due: Option<Millis>,
+}
+
+/// One stored task: its record and routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTask<I, B> {
+    /// The task record.
+    pub record: TaskRecord<I>,
+    /// Its backend.
+    pub backend: B,
+    /// Its resource weight.
+    pub weight: u64,
+}
+
+/// Task counts by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct StatusCounts {
+    counts: [u64; 6],
+}
+
+impl StatusCounts {
+    /// How many tasks have `status`.
+    pub fn get(&self, status: Status) -> u64 {
+        self.counts[status_slot(status)]
+    }
+
+    /// Adds `n` to the count of `status`.
+    pub fn add(&mut self, status: Status, n: u64) {
+        self.counts[status_slot(status)] += n;
+    }
+
+    /// Moves one task from `from` to `to`.
+    pub fn shift(&mut self, from: Status, to: Status) {
+        let slot = &mut self.counts[status_slot(from)];
+        *slot = slot.saturating_sub(1);
+        self.counts[status_slot(to)] += 1;
+    }
+
+    /// Tasks not yet in a final state.
+    pub fn active(&self) -> u64 {
+        self.get(Status::Pending) + self.get(Status::Proving) + self.get(Status::Retrying)
+    }
+
+    /// Tasks waiting for a worker (pending or retrying).
+    pub fn queued(&self) -> u64 {
+        self.get(Status::Pending) + self.get(Status::Retrying)
+    }
+
+    /// All tasks.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+fn status_slot(status: Status) -> usize {
+    match status {
+        Status::Pending => 0,
+        Status::Proving => 1,
+        Status::Retrying => 2,
+        Status::Completed => 3,
+        Status::Failed => 4,
+        Status::Cancelled => 5,
+    }
+}
+
+/// What [`TaskStore::recover`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery<I> {
+    /// Tasks found `Proving` (their worker is gone) that were rescheduled.
+    pub rescheduled: Vec<I>,
+    /// Tasks found `Proving` whose attempts were spent, now failed.
+    pub failed: Vec<I>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached now; the operation may work later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The stored data is not what this program can read.
+    #[error("store data invalid: {0}")]
+    Corrupt(String),
+    /// Any other failure.
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Whether retrying the operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Where task records and proofs live. See the [module docs](self).
+///
+/// All methods take `&self`; a store is shared by the service and may be
+/// shared by many services (nodes) at once. Implementations must make each
+/// call atomic: a group of writes in one [`apply`](TaskStore::apply) either all
+/// take effect (each subject to its own fence) or none does.
+pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'static {
+    /// Applies a group of writes atomically and durably, in order, returning
+    /// what became of each (same length and order as `writes`).
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the group could not be recorded; then none of it was.
+    fn apply(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+    ) -> impl Future<Output = Result<Vec<Applied>, StoreError>> + Send;
+
+    /// Starts up to `max_tasks` due tasks of `backend` whose summed weight is
+    /// at most `max_weight`, in priority then FIFO order, stopping at the first
+    /// task that does not fit. Each claimed task spends an attempt and gets a
+    /// new lease epoch, valid until `lease_until`. Retrying tasks whose time
+    /// has come (`run_at <= now`) are claimable.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`]; then nothing was claimed.
+    fn claim(
+        &self,
+        backend: B,
+        max_tasks: usize,
+        max_weight: u64,
+        now: Millis,
+        lease_until: Millis,
+    ) -> impl Future<Output = Result<Claimed<I>, StoreError>> + Send;
+
+    /// The stored task `id`, if any.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn get(
+        &self,
+        id: &I,
+    ) -> impl Future<Output = Result<Option<StoredTask<I, B>>, StoreError>> + Send;
+
+    /// The proof of completed task `id`, if any.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn proof(&self, id: &I) -> impl Future<Output = Result<Option<O>, StoreError>> + Send;
+
+    /// Task counts by backend and status (read once when a service starts).
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn counts(
+        &self,
+    ) -> impl Future<Output = Result<BackendMap<B, StatusCounts>, StoreError>> + Send;
+
+    /// Run once when a service starts on a store no other live service uses:
+    /// tasks left `Proving` by a dead process have spent that attempt; they
+    /// are rescheduled now, or failed if `policy` allows no more attempts.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read or written.
+    fn recover(
+        &self,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> impl Future<Output = Result<Recovery<I>, StoreError>> + Send;
+}
