@@ -82,6 +82,8 @@ struct Running<P: Prover> {
     stop: Option<Stop>,
 }
 
+type Waiter<P> = oneshot::Sender<TaskOutcome<Out<P>>>;
+
 struct Done<P: Prover> {
     id: Id<P>,
     epoch: u64,
@@ -139,7 +141,7 @@ struct Actor<P: Prover, S> {
     done_rx: mpsc::UnboundedReceiver<Done<P>>,
     pools: BackendMap<Bk<P>, Pool>,
     running: HashMap<Id<P>, Running<P>>,
-    waiters: HashMap<Id<P>, Vec<oneshot::Sender<TaskOutcome<Out<P>>>>>,
+    waiters: HashMap<Id<P>, Vec<Waiter<P>>>,
     watchers: HashMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
     counts: BackendMap<Bk<P>, StatusCounts>,
     counts_dirty: bool,

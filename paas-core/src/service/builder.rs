@@ -87,6 +87,10 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
+/// The store a new builder starts with: in memory.
+pub type DefaultStore<P> =
+    MemoryStore<<P as Prover>::TaskId, <P as Prover>::Backend, <P as Prover>::Output>;
+
 /// Entry point: `Service::builder(prover)`.
 #[derive(Debug)]
 pub struct Service(());
@@ -96,7 +100,7 @@ impl Service {
     /// default pools, the default retry policy and an in-memory store.
     pub fn builder<P: Prover>(
         prover: P,
-    ) -> ServiceBuilder<P, MemoryStore<P::TaskId, P::Backend, P::Output>> {
+    ) -> ServiceBuilder<P, DefaultStore<P>> {
         ServiceBuilder {
             prover,
             store: MemoryStore::new(),

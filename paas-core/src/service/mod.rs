@@ -55,7 +55,7 @@ mod handle;
 mod types;
 mod worker;
 
-pub use builder::{Overflow, Service, ServiceBuilder, ServiceConfig, StartError};
+pub use builder::{DefaultStore, Overflow, Service, ServiceBuilder, ServiceConfig, StartError};
 pub use handle::ProverHandle;
 pub use types::{
     CancelOutcome, ExecuteError, ServiceError, ShutdownReport, Submission, Submitted, Summary,
