@@ -17,10 +17,14 @@
 //! nothing scans all tasks.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::future::Future;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{APPLICATION_ID, OpenError, SCHEMA_VERSION, SqliteStore};
 
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
