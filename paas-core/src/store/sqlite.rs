@@ -78,6 +78,14 @@ pub enum OpenError {
         /// The newest version this program knows.
         supported: i32,
     },
+    /// The file is a PaaS database whose contents are damaged.
+    #[error("database {path} is damaged: {message}")]
+    Corrupt {
+        /// The database path.
+        path: PathBuf,
+        /// What the integrity check found.
+        message: String,
+    },
     /// Any other SQLite failure while opening.
     #[error("cannot open database {path}: {message}")]
     Sqlite {
@@ -249,6 +257,19 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
                 supported: SCHEMA_VERSION,
             });
         }
+        if version >= 1 {
+            // A quick structural check (pages, indexes) so a damaged file is
+            // reported now, not halfway through a run.
+            let check: String = conn
+                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+                .map_err(fail)?;
+            if check != "ok" {
+                return Err(OpenError::Corrupt {
+                    path,
+                    message: check,
+                });
+            }
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(fail)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -300,9 +321,8 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> OpenError {
     let message = e.to_string();
     let path = path.to_path_buf();
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-            OpenError::NotADatabase { path, message }
-        }
+        Some(ErrorCode::NotADatabase) => OpenError::NotADatabase { path, message },
+        Some(ErrorCode::DatabaseCorrupt) => OpenError::Corrupt { path, message },
         Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
             OpenError::ReadOnly { path, message }
         }
