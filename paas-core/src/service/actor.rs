@@ -783,11 +783,11 @@ where
         let backend = info.backend;
         if terminal {
             self.release(backend, 1);
-            if let Some(list) = self.waiters.remove(&id) {
-                if let Some(outcome) = outcome {
-                    for tx in list {
-                        let _ = tx.send(outcome.clone());
-                    }
+            if let Some(list) = self.waiters.remove(&id)
+                && let Some(outcome) = outcome
+            {
+                for tx in list {
+                    let _ = tx.send(outcome.clone());
                 }
             }
             if let Some(tx) = self.watchers.remove(&id) {
