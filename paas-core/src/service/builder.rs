@@ -98,9 +98,7 @@ pub struct Service(());
 impl Service {
     /// Starts configuring a service for `prover`, with the backend type's
     /// default pools, the default retry policy and an in-memory store.
-    pub fn builder<P: Prover>(
-        prover: P,
-    ) -> ServiceBuilder<P, DefaultStore<P>> {
+    pub fn builder<P: Prover>(prover: P) -> ServiceBuilder<P, DefaultStore<P>> {
         ServiceBuilder {
             prover,
             store: MemoryStore::new(),
