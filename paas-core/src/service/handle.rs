@@ -335,7 +335,7 @@ impl<P: Prover> ProverHandle<P> {
     /// # Errors
     ///
     /// The service has stopped, or its store failed.
-    pub async fn proof(&self, id: Id<P>) -> Result<Option<Out<P>>, ServiceError> {
+    pub async fn get_proof(&self, id: Id<P>) -> Result<Option<Out<P>>, ServiceError> {
         self.call(|reply| Command::Proof { id, reply }).await
     }
 

@@ -297,6 +297,22 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
         &self.db.path
     }
 
+    /// Writes a consistent copy of the whole database to `target` (a new
+    /// file) while the store stays in use: SQLite's `VACUUM INTO`. The copy is
+    /// a complete database that [`SqliteStore::open`] accepts.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if `target` exists or cannot be written.
+    pub async fn backup_to(&self, target: impl AsRef<Path>) -> Result<(), StoreError> {
+        let target = target.as_ref().to_string_lossy().into_owned();
+        self.with(move |conn| {
+            conn.execute("VACUUM INTO ?1", [target]).map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Runs `f` with the connection on tokio's blocking pool.
     async fn with<T: Send + 'static>(
         &self,
