@@ -1,0 +1,728 @@
+//! Behaviour of the proving service through its handle: results, idempotent
+//! submits, retries and backoff, failures and panics, not-ready checks, time
+//! limits, cancellation, shutdown, subscriptions and the summary.
+//!
+//! Time is tokio's paused clock: backoff, timeouts and grace periods are
+//! exact and take no real time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use paas_core::lifecycle::FailureKind;
+use paas_core::service::{
+    CancelOutcome, ExecuteError, Overflow, ServiceError, Submission, Submitted, TaskOutcome,
+};
+use paas_core::store::StatusCounts;
+use paas_core::{PoolConfig, ProverHandle, Service, Status};
+use paas_tests::{Behaviour, Gate, Lane, TestProver, policy, pools, proof_of, settle, slow};
+use tokio::time::Instant;
+
+type Handle = ProverHandle<TestProver>;
+
+const MS: Duration = Duration::from_millis(1);
+const SEC: Duration = Duration::from_secs(1);
+
+/// Fails the test instead of hanging: under paused time a deadlock makes the
+/// clock jump straight to this limit.
+async fn within<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(24 * 3600), fut)
+        .await
+        .expect("the service hung")
+}
+
+/// A service with `workers` workers per lane and a no-jitter retry policy.
+async fn start(prover: &TestProver, workers: usize) -> Handle {
+    Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(workers), PoolConfig::new(workers)))
+        .retry(policy(3, 100 * MS, 10 * SEC))
+        .start()
+        .await
+        .expect("the service starts")
+}
+
+fn failure(outcome: TaskOutcome<String>) -> paas_core::lifecycle::Failure {
+    match outcome {
+        TaskOutcome::Failed(f) => f,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+// ---- 1. execute, idempotent submit -------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn execute_returns_the_proof_and_a_repeated_submit_is_one_task() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let gate = Gate::new();
+    prover.set(2, Behaviour::Gated(gate.clone()));
+    let handle = start(&prover, 2).await;
+
+    assert_eq!(within(handle.execute(1)).await, Ok(proof_of(1)));
+
+    assert_eq!(handle.submit(2).await, Ok(Submitted::Accepted));
+    within(probe.wait_started(2)).await;
+    assert_eq!(
+        handle.submit(2).await,
+        Ok(Submitted::Existing(Status::Proving))
+    );
+    // A batch naming a new id twice accepts it once.
+    assert_eq!(
+        handle.submit_many([3, 3]).await,
+        Ok(vec![
+            Submitted::Accepted,
+            Submitted::Existing(Status::Pending)
+        ])
+    );
+    gate.open();
+    assert_eq!(
+        within(handle.wait(2)).await,
+        Ok(TaskOutcome::Completed(proof_of(2)))
+    );
+    assert_eq!(
+        handle.submit(2).await,
+        Ok(Submitted::Existing(Status::Completed))
+    );
+    // Executing a finished task returns its stored proof without proving again.
+    assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
+    assert_eq!(within(handle.execute(1)).await, Ok(proof_of(1)));
+    within(handle.wait(3)).await.expect("task 3 finishes");
+    assert_eq!(probe.calls(1), 1);
+    assert_eq!(probe.calls(2), 1);
+    assert_eq!(probe.calls(3), 1);
+    assert_eq!(handle.get_proof(2).await, Ok(Some(proof_of(2))));
+    let info = handle.status(2).await.expect("status").expect("known");
+    assert_eq!((info.status, info.attempts), (Status::Completed, 1));
+}
+
+// ---- 2. submit_many, wait_all, unknown ids --------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn submit_many_and_wait_all_and_unknown_ids_are_errors() {
+    let prover = TestProver::with_default(Behaviour::Sleep(10 * MS));
+    prover.set(4, Behaviour::Permanent("bad input"));
+    let handle = start(&prover, 2).await;
+
+    let ids: Vec<u64> = (1..=6).chain([slow(1), slow(2)]).collect();
+    let submitted = handle.submit_many(ids.clone()).await.expect("accepted");
+    assert_eq!(submitted, vec![Submitted::Accepted; ids.len()]);
+    let outcomes = within(handle.wait_all(ids.clone())).await.expect("waited");
+    assert_eq!(outcomes.len(), ids.len());
+    for (id, outcome) in ids.iter().zip(&outcomes) {
+        if *id == 4 {
+            assert_eq!(outcome.status(), Status::Failed);
+        } else {
+            assert_eq!(outcome, &TaskOutcome::Completed(proof_of(*id)), "task {id}");
+        }
+    }
+
+    assert_eq!(
+        within(handle.wait(99)).await,
+        Err(ServiceError::UnknownTask("99".into()))
+    );
+    assert_eq!(
+        within(handle.wait_all([1, 98, 2])).await,
+        Err(ServiceError::UnknownTask("98".into()))
+    );
+    assert_eq!(handle.status(99).await, Ok(None));
+    assert_eq!(handle.get_proof(99).await, Ok(None));
+    assert_eq!(
+        handle.cancel(99).await,
+        Err(ServiceError::UnknownTask("99".into()))
+    );
+    assert_eq!(
+        within(handle.execute(4)).await,
+        Err(ExecuteError::Failed(paas_core::lifecycle::Failure::new(
+            FailureKind::Permanent,
+            "bad input"
+        )))
+    );
+}
+
+// ---- 3. transient failures and backoff -------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn transient_failures_back_off_exponentially_then_fail_with_the_last_error() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Transient(u32::MAX));
+    prover.set(2, Behaviour::Transient(2));
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .retry(policy(5, 100 * MS, 500 * MS))
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit_many([1, 2]).await.expect("accepted");
+    let outcome = within(handle.wait(1)).await.expect("waited");
+    let failed = failure(outcome);
+    assert_eq!(failed.kind, FailureKind::Transient);
+    assert_eq!(
+        &*failed.message, "transient failure 6",
+        "the last error, not the first"
+    );
+
+    let starts = probe.starts_of(1);
+    let attempts: Vec<u32> = starts.iter().map(|s| s.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3, 4, 5, 6], "1 attempt + 5 retries");
+    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert_eq!(
+        gaps,
+        [100 * MS, 200 * MS, 400 * MS, 500 * MS, 500 * MS],
+        "base * 2^(n-1), capped at max_delay"
+    );
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!((info.status, info.attempts), (Status::Failed, 6));
+    assert_eq!(info.last_error, Some(failed));
+
+    // Two failures then a proof: completes on the third attempt.
+    assert_eq!(
+        within(handle.wait(2)).await,
+        Ok(TaskOutcome::Completed(proof_of(2)))
+    );
+    let info = handle.status(2).await.expect("status").expect("known");
+    assert_eq!((info.status, info.attempts), (Status::Completed, 3));
+    let gaps: Vec<Duration> = probe
+        .starts_of(2)
+        .windows(2)
+        .map(|w| w[1].at - w[0].at)
+        .collect();
+    assert_eq!(gaps, [100 * MS, 200 * MS]);
+}
+
+// ---- 4. permanent errors and panics ------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_fails_at_once() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Permanent("malformed block"));
+    let handle = start(&prover, 1).await;
+
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(failed.kind, FailureKind::Permanent);
+    assert_eq!(&*failed.message, "malformed block");
+    assert_eq!(probe.calls(1), 1);
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!((info.status, info.attempts), (Status::Failed, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_prover_fails_its_task_and_the_service_keeps_working() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Panic("guest exploded"));
+    let handle = start(&prover, 1).await;
+
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(failed.kind, FailureKind::Panicked);
+    assert!(
+        failed.message.contains("guest exploded"),
+        "the panic message is kept: {}",
+        failed.message
+    );
+    assert_eq!(probe.calls(1), 1, "a panic is not retried");
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!(info.status, Status::Failed);
+    assert_eq!(probe.current(Lane::Fast), 0, "the worker slot is free");
+
+    // The service goes on proving, in the same pool.
+    assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
+    assert_eq!(within(handle.execute(3)).await, Ok(proof_of(3)));
+}
+
+// ---- 5. not ready --------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn not_ready_rechecks_without_spending_attempts_then_completes() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let gate = Gate::new();
+    prover.set(1, Behaviour::NotReadyUntil(gate.clone()));
+    let handle = start(&prover, 1).await; // 3 retries allowed
+    let t0 = Instant::now();
+
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(20)).await;
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert!(
+        info.attempts <= 1,
+        "20 not-ready checks spent {} attempts",
+        info.attempts
+    );
+    assert_eq!(info.last_error.map(|e| e.kind), Some(FailureKind::NotReady));
+    // Re-checked every not_ready_interval (100 ms).
+    let starts = probe.starts_of(1);
+    assert_eq!(starts[19].at - t0, 19 * 100 * MS);
+
+    gate.open();
+    assert_eq!(
+        within(handle.wait(1)).await,
+        Ok(TaskOutcome::Completed(proof_of(1)))
+    );
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!(info.attempts, 1, "only the proving attempt counts");
+    assert!(
+        probe.starts_of(1).iter().all(|s| s.attempt == 1),
+        "every check was attempt 1"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_ready_past_the_limit_fails() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::NotReadyUntil(Gate::new()));
+    let handle = start(&prover, 1).await; // not ready for at most 10 s
+    let t0 = Instant::now();
+
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(failed.kind, FailureKind::NotReady);
+    assert!(failed.message.contains("limit"), "{}", failed.message);
+    let last = probe.starts_of(1).last().expect("started").at;
+    assert_eq!(
+        last - t0,
+        10 * SEC,
+        "fails at the first check past the limit"
+    );
+    assert_eq!(probe.calls(1), 101);
+}
+
+// ---- 6. time limits ------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_proof_past_its_backend_timeout_is_cancelled_and_retried() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    prover.set(2, Behaviour::Sleep(900 * MS));
+    prover.set(slow(1), Behaviour::Sleep(60 * SEC));
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .retry(policy(2, 100 * MS, 10 * SEC))
+        .timeout(Lane::Fast, SEC)
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit_many([1, 2, slow(1)]).await.expect("accepted");
+    let failed = failure(within(handle.wait(1)).await.expect("waited"));
+    assert_eq!(failed.kind, FailureKind::TimedOut);
+    assert!(
+        probe.all_cancelled(1),
+        "every timed-out attempt was cancelled"
+    );
+    let starts = probe.starts_of(1);
+    assert_eq!(
+        starts.len(),
+        3,
+        "a timeout is transient: 1 attempt + 2 retries"
+    );
+    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert_eq!(gaps, [SEC + 100 * MS, SEC + 200 * MS], "limit + backoff");
+    assert_eq!(probe.current(Lane::Fast), 0);
+
+    // Within the limit, and on a backend without one, proofs complete.
+    assert_eq!(
+        within(handle.wait(2)).await,
+        Ok(TaskOutcome::Completed(proof_of(2)))
+    );
+    assert_eq!(
+        within(handle.wait(slow(1))).await,
+        Ok(TaskOutcome::Completed(proof_of(slow(1))))
+    );
+    assert_eq!(probe.calls(2), 1);
+    assert_eq!(probe.calls(slow(1)), 1);
+}
+
+// ---- 7. cancellation ----------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_queued_task_ends_it_at_once() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let gate = Gate::new();
+    prover.set(1, Behaviour::Gated(gate.clone()));
+    let handle = start(&prover, 1).await;
+
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    handle.submit(2).await.expect("accepted");
+    let waiter = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.wait(2).await }
+    });
+    settle(10).await;
+    assert!(!waiter.is_finished());
+
+    assert_eq!(handle.cancel(2).await, Ok(CancelOutcome::Cancelled));
+    assert_eq!(
+        within(waiter).await.expect("joined"),
+        Ok(TaskOutcome::Cancelled)
+    );
+    let info = handle.status(2).await.expect("status").expect("known");
+    assert_eq!(info.status, Status::Cancelled);
+    assert_eq!(
+        handle.cancel(2).await,
+        Ok(CancelOutcome::AlreadyFinished(Status::Cancelled))
+    );
+
+    gate.open();
+    within(handle.wait(1)).await.expect("waited");
+    handle.execute(3).await.expect("proved");
+    assert_eq!(probe.calls(2), 0, "a cancelled queued task never starts");
+    assert_eq!(
+        handle.cancel(1).await,
+        Ok(CancelOutcome::AlreadyFinished(Status::Completed))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_retrying_task_ends_it_at_once() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Transient(u32::MAX));
+    let handle = Service::builder(prover.clone())
+        .retry(policy(3, 3600 * SEC, 3600 * SEC))
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit(1).await.expect("accepted");
+    let mut rx = handle.subscribe(1).await.expect("subscribed");
+    within(rx.wait_for(|i| i.status == Status::Retrying))
+        .await
+        .expect("retrying");
+    let t0 = Instant::now();
+    assert_eq!(handle.cancel(1).await, Ok(CancelOutcome::Cancelled));
+    assert_eq!(within(handle.wait(1)).await, Ok(TaskOutcome::Cancelled));
+    assert!(Instant::now() - t0 < SEC, "did not wait out the backoff");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_running_task_fires_its_token_and_ends_it_cancelled() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    let handle = start(&prover, 1).await;
+
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    let waiter = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.wait(1).await }
+    });
+    settle(10).await;
+
+    assert_eq!(handle.cancel(1).await, Ok(CancelOutcome::Cancelling));
+    assert!(probe.last_cancelled(1), "the token fired");
+    assert_eq!(
+        within(waiter).await.expect("joined"),
+        Ok(TaskOutcome::Cancelled)
+    );
+    assert_eq!(probe.returns(), [1], "the prover returned on its own");
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!((info.status, info.attempts), (Status::Cancelled, 1));
+    assert_eq!(probe.calls(1), 1, "a cancelled task is not retried");
+    // The worker slot is free again.
+    assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prover_ignoring_cancellation_is_abandoned_after_the_grace() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::IgnoreCancel(3600 * SEC));
+    let handle = Service::builder(prover.clone())
+        .cancel_grace(2 * SEC)
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    let t0 = Instant::now();
+    assert_eq!(handle.cancel(1).await, Ok(CancelOutcome::Cancelling));
+    assert_eq!(within(handle.wait(1)).await, Ok(TaskOutcome::Cancelled));
+    let waited = Instant::now() - t0;
+    assert!(
+        (2 * SEC..3 * SEC).contains(&waited),
+        "abandoned after the 2 s grace, not after the proof: {waited:?}"
+    );
+    assert!(probe.returns().is_empty(), "the proof never returned");
+    assert_eq!(probe.current(Lane::Fast), 0, "its future was dropped");
+    assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
+}
+
+// ---- 8. shutdown ---------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_drains_in_flight_proofs_until_the_deadline() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Sleep(SEC));
+    prover.set(2, Behaviour::Sleep(3600 * SEC));
+    prover.set(3, Behaviour::IgnoreCancel(3600 * SEC));
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(3), PoolConfig::new(1)))
+        .cancel_grace(2 * SEC)
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit_many([1, 2, 3, 4, 5]).await.expect("accepted");
+    within(probe.wait_started(3)).await;
+    let queued_waiter = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.wait(4).await }
+    });
+    let t0 = Instant::now();
+    let shutdown = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown(5 * SEC).await }
+    });
+    settle(20).await;
+    assert_eq!(handle.submit(6).await, Err(ServiceError::ShuttingDown));
+    assert!(!handle.is_stopped());
+
+    let report = within(shutdown).await.expect("joined").expect("report");
+    let took = Instant::now() - t0;
+    assert_eq!(report.finished, [(1, Status::Completed)]);
+    let mut interrupted = report.interrupted.clone();
+    interrupted.sort_unstable();
+    assert_eq!(interrupted, [2, 3]);
+    assert_eq!(report.queued, 2 + 2, "4 and 5, plus the requeued 2 and 3");
+    assert!(
+        (5 * SEC..8 * SEC).contains(&took),
+        "deadline 5 s + cancel grace 2 s: {took:?}"
+    );
+    assert!(probe.last_cancelled(2) && probe.last_cancelled(3));
+    assert_eq!(probe.calls(4), 0, "no new work starts during shutdown");
+
+    assert_eq!(
+        within(queued_waiter).await.expect("joined"),
+        Err(ServiceError::Stopped)
+    );
+    assert_stopped(&handle, ServiceError::Stopped).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_submit_blocked_on_a_full_queue_is_released_by_shutdown() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    let handle = Service::builder(prover.clone())
+        .queue_capacity(1)
+        .overflow(Overflow::Wait)
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    let blocked = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.submit(2).await }
+    });
+    settle(20).await;
+    assert!(!blocked.is_finished(), "the queue is full: submit waits");
+
+    let report = within(handle.shutdown(SEC)).await.expect("report");
+    assert_eq!(report.interrupted, [1]);
+    assert_eq!(
+        within(blocked).await.expect("joined"),
+        Err(ServiceError::Stopped)
+    );
+    assert_stopped(&handle, ServiceError::Stopped).await;
+}
+
+/// Every handle call fails with `expected`, at once.
+async fn assert_stopped(handle: &Handle, expected: ServiceError) {
+    assert!(handle.is_stopped());
+    assert_eq!(within(handle.submit(100)).await, Err(expected.clone()));
+    assert_eq!(
+        within(handle.submit_many([101, 102])).await,
+        Err(expected.clone())
+    );
+    assert_eq!(
+        within(handle.execute(103)).await,
+        Err(ExecuteError::Service(expected.clone()))
+    );
+    assert_eq!(within(handle.wait(1)).await, Err(expected.clone()));
+    assert_eq!(within(handle.wait_all([1, 2])).await, Err(expected.clone()));
+    assert_eq!(within(handle.status(1)).await, Err(expected.clone()));
+    assert_eq!(within(handle.get_proof(1)).await, Err(expected.clone()));
+    assert_eq!(
+        within(handle.subscribe(1)).await.map(|_| ()),
+        Err(expected.clone())
+    );
+    assert_eq!(within(handle.cancel(1)).await, Err(expected.clone()));
+    assert_eq!(within(handle.shutdown(SEC)).await, Err(expected.clone()));
+    assert_eq!(within(handle.clone().status(1)).await, Err(expected));
+}
+
+// ---- 15. subscribe and summary -----------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn subscribe_sees_every_status_change() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let blocker = Gate::new();
+    let gate = Gate::new();
+    prover.set(1, Behaviour::Gated(blocker.clone()));
+    prover.set(2, Behaviour::Gated(gate.clone()));
+    let handle = start(&prover, 1).await;
+
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    handle.submit(2).await.expect("accepted");
+    let mut rx = handle.subscribe(2).await.expect("subscribed");
+    assert_eq!(rx.borrow_and_update().status, Status::Pending);
+
+    blocker.open();
+    within(rx.changed()).await.expect("a change");
+    let info = rx.borrow_and_update().clone();
+    assert_eq!((info.status, info.attempts), (Status::Proving, 1));
+    assert_eq!(info.backend, Lane::Fast);
+
+    gate.open();
+    within(rx.changed()).await.expect("a change");
+    assert_eq!(rx.borrow_and_update().status, Status::Completed);
+    assert!(
+        within(rx.changed()).await.is_err(),
+        "no change after the final status"
+    );
+
+    // A finished task's watch holds its final status.
+    let rx = handle.subscribe(2).await.expect("subscribed");
+    assert_eq!(rx.borrow().status, Status::Completed);
+    assert_eq!(
+        handle.subscribe(99).await.map(|_| ()),
+        Err(ServiceError::UnknownTask("99".into()))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribe_sees_retries() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Transient(1));
+    let handle = Service::builder(prover.clone())
+        .retry(policy(3, SEC, SEC))
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit(1).await.expect("accepted");
+    let mut rx = handle.subscribe(1).await.expect("subscribed");
+    let mut seen = vec![rx.borrow_and_update().clone()];
+    while within(rx.changed()).await.is_ok() {
+        seen.push(rx.borrow_and_update().clone());
+    }
+    let statuses: Vec<Status> = seen.iter().map(|i| i.status).collect();
+    let retrying = seen
+        .iter()
+        .find(|i| i.status == Status::Retrying)
+        .unwrap_or_else(|| panic!("never saw Retrying: {statuses:?}"));
+    assert_eq!(retrying.attempts, 1);
+    assert_eq!(
+        retrying.last_error.as_ref().map(|e| e.kind.clone()),
+        Some(FailureKind::Transient)
+    );
+    let last = seen.last().expect("seen");
+    assert_eq!((last.status, last.attempts), (Status::Completed, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_counts_tasks_by_backend_and_status() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(3, Behaviour::Permanent("no"));
+    prover.set(slow(1), Behaviour::Hang);
+    let handle = start(&prover, 1).await;
+    let mut summary = handle.summary();
+
+    handle
+        .submit_many([1, 2, 3, slow(1), slow(2), slow(3)])
+        .await
+        .expect("accepted");
+    within(handle.wait_all([1, 2, 3])).await.expect("waited");
+    within(probe.wait_started(4)).await;
+
+    let mut fast = StatusCounts::default();
+    fast.add(Status::Completed, 2);
+    fast.add(Status::Failed, 1);
+    let mut slow_lane = StatusCounts::default();
+    slow_lane.add(Status::Proving, 1);
+    slow_lane.add(Status::Pending, 2);
+    let seen = within(summary.wait_for(|s| s[Lane::Fast] == fast && s[Lane::Slow] == slow_lane))
+        .await
+        .expect("summary")
+        .clone();
+    assert_eq!(seen[Lane::Fast].total(), 3);
+    assert_eq!(seen[Lane::Slow].active(), 3);
+
+    assert_eq!(handle.cancel(slow(2)).await, Ok(CancelOutcome::Cancelled));
+    slow_lane = StatusCounts::default();
+    slow_lane.add(Status::Proving, 1);
+    slow_lane.add(Status::Pending, 1);
+    slow_lane.add(Status::Cancelled, 1);
+    within(summary.wait_for(|s| s[Lane::Slow] == slow_lane))
+        .await
+        .expect("summary");
+    assert_eq!(summary.borrow()[Lane::Fast], fast);
+}
+
+// ---- priority, within this file to share the helpers ------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn submit_takes_a_priority() {
+    let prover = TestProver::new();
+    let handle = start(&prover, 1).await;
+    handle
+        .submit(Submission::new(1).priority(7))
+        .await
+        .expect("accepted");
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!(info.priority, 7);
+}
+
+// ---- 18. the handle is Send + Sync + Clone ----------------------------------------
+
+#[allow(dead_code)]
+fn require_send<T: Send>(_: &T) {}
+#[allow(dead_code)]
+fn require_sync<T: Sync>(_: &T) {}
+#[allow(dead_code)]
+fn require_clone<T: Clone>(_: &T) {}
+
+const _: fn() = || {
+    fn assert_all<T: Send + Sync + Clone + 'static>() {}
+    assert_all::<ProverHandle<TestProver>>();
+};
+
+#[allow(dead_code)]
+fn handle_futures_are_send(handle: &Handle) {
+    require_send(&handle.submit(1));
+    require_send(&handle.submit_many([1, 2]));
+    require_send(&handle.execute(1));
+    require_send(&handle.wait(1));
+    require_send(&handle.wait_all([1]));
+    require_send(&handle.status(1));
+    require_send(&handle.subscribe(1));
+    require_send(&handle.cancel(1));
+    require_send(&handle.get_proof(1));
+    require_send(&handle.shutdown(SEC));
+    require_sync(handle);
+    require_clone(handle);
+}
+
+/// Submit then wait, for tests that only care about the outcome.
+trait WaitAfterSubmit {
+    fn wait_after_submit(&self, id: u64) -> impl Future<Output = TaskOutcome<String>>;
+}
+
+impl WaitAfterSubmit for Handle {
+    async fn wait_after_submit(&self, id: u64) -> TaskOutcome<String> {
+        self.submit(id).await.expect("accepted");
+        self.wait(id).await.expect("waited")
+    }
+}
