@@ -1,0 +1,375 @@
+//! The service and its store: a store that fails kills the service cleanly
+//! (every call errs, nothing hangs), a restart on a store with stranded work
+//! recovers it, and unfinished work left in the store counts against the
+//! queue bound.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use paas_core::backend::BackendMap;
+use paas_core::lifecycle::{FailureKind, Millis, Task};
+use paas_core::service::{ExecuteError, Overflow, ServiceError, Submitted, TaskOutcome};
+use paas_core::store::{
+    Applied, Claimed, MemoryStore, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Write,
+};
+use paas_core::{PoolConfig, RetryPolicy, Service, Status};
+use paas_tests::{Behaviour, Gate, Lane, TestProver, policy, pools, proof_of, settle};
+
+type Store = MemoryStore<u64, Lane, String>;
+
+const MS: Duration = Duration::from_millis(1);
+const SEC: Duration = Duration::from_secs(1);
+
+async fn within<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(24 * 3600), fut)
+        .await
+        .expect("the service hung")
+}
+
+fn wall_clock() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A memory store whose `apply` fails from its `fail_from`th call on.
+struct FailingStore {
+    inner: Store,
+    applies: AtomicUsize,
+    fail_from: usize,
+}
+
+const REASON: &str = "the disk is on fire";
+
+impl FailingStore {
+    fn new(fail_from: usize) -> Self {
+        Self {
+            inner: Store::new(),
+            applies: AtomicUsize::new(0),
+            fail_from,
+        }
+    }
+}
+
+impl TaskStore<u64, Lane, String> for FailingStore {
+    async fn apply(
+        &self,
+        writes: Vec<Write<u64, Lane, String>>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        if self.applies.fetch_add(1, Ordering::SeqCst) + 1 >= self.fail_from {
+            return Err(StoreError::Unavailable(REASON.into()));
+        }
+        self.inner.apply(writes).await
+    }
+
+    async fn claim(
+        &self,
+        backend: Lane,
+        max_tasks: usize,
+        max_weight: u64,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Claimed<u64>, StoreError> {
+        self.inner
+            .claim(backend, max_tasks, max_weight, now, lease_until)
+            .await
+    }
+
+    async fn get(&self, id: &u64) -> Result<Option<StoredTask<u64, Lane>>, StoreError> {
+        self.inner.get(id).await
+    }
+
+    async fn proof(&self, id: &u64) -> Result<Option<String>, StoreError> {
+        self.inner.proof(id).await
+    }
+
+    async fn counts(&self) -> Result<BackendMap<Lane, StatusCounts>, StoreError> {
+        self.inner.counts().await
+    }
+
+    async fn recover(
+        &self,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> Result<Recovery<u64>, StoreError> {
+        self.inner.recover(now, policy).await
+    }
+}
+
+// ---- 14. a dead service ---------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_store_failure_crashes_the_service_and_every_call_says_why() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let gate = Gate::new();
+    prover.set(1, Behaviour::Gated(gate.clone()));
+    prover.set(2, Behaviour::Hang);
+    // The first apply (submitting 1 and 2) works; the second fails.
+    let handle = Service::builder(prover.clone())
+        .store(FailingStore::new(2))
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .queue_capacity(2)
+        .overflow(Overflow::Wait)
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit_many([1, 2]).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    let waiter = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.wait(2).await }
+    });
+    let blocked = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.submit(3).await }
+    });
+    settle(20).await;
+    assert!(!waiter.is_finished() && !blocked.is_finished());
+
+    // Task 1 finishing needs a write: the store fails, the service dies.
+    gate.open();
+    let crashed = ServiceError::Crashed(format!("store unavailable: {REASON}"));
+    assert_eq!(within(waiter).await.expect("joined"), Err(crashed.clone()));
+    assert_eq!(
+        within(blocked).await.expect("joined"),
+        Err(crashed.clone()),
+        "a submit waiting for room is released too"
+    );
+    assert!(handle.is_stopped());
+    assert_eq!(within(handle.submit(4)).await, Err(crashed.clone()));
+    assert_eq!(
+        within(handle.submit_many([4, 5])).await,
+        Err(crashed.clone())
+    );
+    assert_eq!(
+        within(handle.execute(4)).await,
+        Err(ExecuteError::Service(crashed.clone()))
+    );
+    assert_eq!(within(handle.wait(1)).await, Err(crashed.clone()));
+    assert_eq!(within(handle.status(1)).await, Err(crashed.clone()));
+    assert_eq!(within(handle.get_proof(1)).await, Err(crashed.clone()));
+    assert_eq!(
+        within(handle.subscribe(1)).await.map(|_| ()),
+        Err(crashed.clone())
+    );
+    assert_eq!(within(handle.cancel(2)).await, Err(crashed.clone()));
+    assert_eq!(within(handle.shutdown(SEC)).await, Err(crashed.clone()));
+    assert!(probe.last_cancelled(2), "running proofs are told to stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_failure_on_submit_reports_the_crash_to_the_submitter() {
+    let prover = TestProver::new();
+    let handle = Service::builder(prover.clone())
+        .store(FailingStore::new(1))
+        .start()
+        .await
+        .expect("starts");
+    let crashed = ServiceError::Crashed(format!("store unavailable: {REASON}"));
+    assert_eq!(within(handle.submit(1)).await, Err(crashed.clone()));
+    assert_eq!(within(handle.status(1)).await, Err(crashed));
+}
+
+// ---- 16. recovery ---------------------------------------------------------------
+
+/// A store holding task `id`, claimed (attempt 1) by a process that died.
+async fn stranded(id: u64) -> Arc<Store> {
+    let store = Arc::new(Store::new());
+    let applied = store
+        .apply(vec![Write::Insert {
+            task: Task::new(id),
+            backend: Lane::Fast,
+            weight: 1,
+        }])
+        .await
+        .expect("insert");
+    assert_eq!(applied, [Applied::Done]);
+    let now = wall_clock();
+    let claimed = store
+        .claim(Lane::Fast, 1, u64::MAX, now, now + 30_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.tasks.len(), 1);
+    assert_eq!(claimed.tasks[0].0.attempts(), 1);
+    store
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_left_proving_is_rescheduled_with_that_attempt_spent() {
+    let store = stranded(7).await;
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .retry(policy(3, 100 * MS, SEC))
+        .start()
+        .await
+        .expect("starts");
+
+    assert_eq!(
+        within(handle.wait(7)).await,
+        Ok(TaskOutcome::Completed(proof_of(7)))
+    );
+    let starts = probe.starts_of(7);
+    assert_eq!(starts.len(), 1, "proved once by this service");
+    assert_eq!(starts[0].attempt, 2, "the lost attempt stays spent");
+    let info = handle.status(7).await.expect("status").expect("known");
+    assert_eq!((info.status, info.attempts), (Status::Completed, 2));
+    assert_eq!(
+        info.last_error.map(|e| e.kind),
+        Some(FailureKind::Abandoned)
+    );
+    assert_eq!(
+        handle.submit(7).await,
+        Ok(Submitted::Existing(Status::Completed))
+    );
+    let summary = handle.summary().borrow()[Lane::Fast];
+    assert_eq!(summary.get(Status::Completed), 1);
+    assert_eq!(summary.total(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_left_proving_with_no_attempts_left_fails() {
+    let store = stranded(7).await;
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .retry(policy(0, 100 * MS, SEC))
+        .start()
+        .await
+        .expect("starts");
+
+    let outcome = within(handle.wait(7)).await.expect("waited");
+    let TaskOutcome::Failed(failure) = outcome else {
+        panic!("expected a failure, got {outcome:?}");
+    };
+    assert_eq!(failure.kind, FailureKind::Abandoned);
+    assert_eq!(probe.calls(7), 0);
+    let summary = handle.summary().borrow()[Lane::Fast];
+    assert_eq!(summary.get(Status::Failed), 1);
+    assert_eq!(summary.active(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_service_on_the_same_store_resumes_the_first_ones_queue() {
+    let store = Arc::new(Store::new());
+    let gate = Gate::new();
+    let first = TestProver::new();
+    first.set(1, Behaviour::Gated(gate.clone()));
+    let handle = Service::builder(first.clone())
+        .store(store.clone())
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, 2, 3]).await.expect("accepted");
+    within(first.probe().wait_started(1)).await;
+    let report = within(handle.shutdown(SEC)).await.expect("report");
+    assert_eq!(report.interrupted, [1]);
+    assert_eq!(report.queued, 3);
+
+    let second = TestProver::new();
+    let handle = Service::builder(second.clone())
+        .store(store.clone())
+        .start()
+        .await
+        .expect("restarts");
+    let outcomes = within(handle.wait_all([1, 2, 3])).await.expect("waited");
+    assert!(outcomes.iter().all(TaskOutcome::is_completed));
+    let info = handle.status(1).await.expect("status").expect("known");
+    assert_eq!(
+        info.attempts, 1,
+        "an attempt interrupted by shutdown is refunded"
+    );
+}
+
+// ---- the queue bound counts work already in the store -------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn unfinished_tasks_in_the_store_count_against_the_queue_bound() {
+    let store = Arc::new(Store::new());
+    let writes = (1..=3)
+        .map(|id| Write::Insert {
+            task: Task::new(id),
+            backend: Lane::Fast,
+            weight: 1,
+        })
+        .collect();
+    store.apply(writes).await.expect("insert");
+    let prover = TestProver::new();
+    let gates = [Gate::new(), Gate::new(), Gate::new()];
+    for (id, gate) in (1..=3).zip(&gates) {
+        prover.set(id, Behaviour::Gated(gate.clone()));
+    }
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .pools(pools(PoolConfig::new(1), PoolConfig::new(1)))
+        .queue_capacity(2)
+        .overflow(Overflow::Reject)
+        .start()
+        .await
+        .expect("starts");
+    let full = ServiceError::QueueFull {
+        backend: "fast",
+        capacity: 2,
+    };
+    assert_eq!(
+        handle.submit(4).await,
+        Err(full.clone()),
+        "3 queued, room for 2"
+    );
+
+    gates[0].open();
+    within(handle.wait(1)).await.expect("waited");
+    assert_eq!(
+        handle.submit(4).await,
+        Err(full.clone()),
+        "2 queued, room for 2"
+    );
+
+    gates[1].open();
+    within(handle.wait(2)).await.expect("waited");
+    assert_eq!(handle.submit(4).await, Ok(Submitted::Accepted));
+    assert_eq!(handle.submit(5).await, Err(full.clone()));
+
+    gates[2].open();
+    within(handle.wait_all([3, 4])).await.expect("waited");
+    let later = Gate::new();
+    prover.set(5, Behaviour::Gated(later.clone()));
+    prover.set(6, Behaviour::Gated(later.clone()));
+    assert_eq!(
+        handle.submit_many([5, 6]).await,
+        Ok(vec![Submitted::Accepted; 2])
+    );
+    assert_eq!(handle.submit(7).await, Err(full));
+}
+
+// ---- dropping the last handle ---------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_handle_finishes_accepted_work_then_stops() {
+    let prover = TestProver::with_default(Behaviour::Sleep(SEC));
+    prover.set(3, Behaviour::Transient(2));
+    let probe = prover.probe();
+    let handle = Service::builder(prover.clone())
+        .retry(policy(3, SEC, SEC))
+        .start()
+        .await
+        .expect("starts");
+    let mut summary = handle.summary();
+    handle.submit_many([1, 2, 3]).await.expect("accepted");
+    drop(handle);
+
+    let counts = within(summary.wait_for(|s| s[Lane::Fast].get(Status::Completed) == 3))
+        .await
+        .expect("every accepted task completes")
+        .clone();
+    assert_eq!(counts[Lane::Fast].active(), 0);
+    assert_eq!(probe.started(), 5);
+    // Then the service stops: the summary's sender goes away.
+    within(async { while summary.changed().await.is_ok() {} }).await;
+}
