@@ -16,7 +16,7 @@
 //! | `i8`..`i128`, `isize` | sign bit flipped, then big-endian (`isize` as 8 bytes) |
 //! | `bool` | one byte, `0` or `1` |
 //! | `char` | its scalar value as a big-endian `u32` |
-//! | `()` | nothing |
+//! | `()`, `PhantomData<T>` | nothing |
 //! | `[u8; N]` | the `N` bytes as they are |
 //! | `String`, `Vec<u8>`, `Box<str>` | the bytes with `0x00` written as `0x00 0xFF`, then the terminator `0x00 0x00` |
 //! | `Option<T>` | `0x00` for `None`; `0x01` then `T` for `Some` |
@@ -405,6 +405,14 @@ impl KeyPart for std::sync::Arc<str> {
     }
     fn decode_key(input: &mut KeyReader<'_>) -> Result<Self, KeyError> {
         String::decode_key(input).map(Into::into)
+    }
+}
+
+/// Nothing: a marker for a type parameter that has no data in the key.
+impl<T: ?Sized> KeyPart for std::marker::PhantomData<T> {
+    fn encode_key(&self, _out: &mut Vec<u8>) {}
+    fn decode_key(_input: &mut KeyReader<'_>) -> Result<Self, KeyError> {
+        Ok(std::marker::PhantomData)
     }
 }
 
