@@ -19,8 +19,10 @@ enum Zk {
     Sp1Gpu,
 }
 
+/// A public backend: `missing_docs` checks that its generated pools type is documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 pub enum Engine {
+    /// The only backend.
     #[paas(workers = 3)]
     NativeCpu,
 }
@@ -54,7 +56,10 @@ enum Job {
 }
 
 /// A program type a task id can be generic over.
-trait Program: KeyPart + Clone + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static {}
+trait Program:
+    KeyPart + Clone + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static
+{
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, TaskId)]
 struct Fibonacci(u32);
@@ -93,7 +98,11 @@ enum Routed {
 
 fn roundtrip<T: TaskId + PartialEq>(id: &T) {
     let key = id.to_key();
-    assert_eq!(&T::from_key(&key).expect("a key decodes"), id, "key {key:?}");
+    assert_eq!(
+        &T::from_key(&key).expect("a key decodes"),
+        id,
+        "key {key:?}"
+    );
 }
 
 #[test]
@@ -241,7 +250,10 @@ fn backend_names_indices_and_parsing() {
     assert_eq!(Zk::from_name("sp1_gpu"), None);
 
     let err = "gpu".parse::<Zk>().expect_err("not a backend");
-    assert_eq!(err, UnknownBackend::new("gpu", &["native", "sp1", "gpu-sp1"]));
+    assert_eq!(
+        err,
+        UnknownBackend::new("gpu", &["native", "sp1", "gpu-sp1"])
+    );
     assert_eq!(
         err.to_string(),
         r#"unknown backend "gpu"; expected one of: native, sp1, gpu-sp1"#
@@ -253,7 +265,10 @@ fn backend_names_indices_and_parsing() {
 fn pools_default_from_attributes() {
     let pools = ZkPools::default();
     assert_eq!(pools.native, PoolConfig::new(4));
-    assert_eq!(pools.sp1, PoolConfig::new(1).with_weight(10).with_budget(16));
+    assert_eq!(
+        pools.sp1,
+        PoolConfig::new(1).with_weight(10).with_budget(16)
+    );
     assert_eq!(pools.sp1_gpu, PoolConfig::new(2).with_budget(3));
     let map: BackendMap<Zk, PoolConfig> = pools.into();
     assert_eq!(map[Zk::Native].workers, 4);
@@ -277,8 +292,14 @@ fn pools_from_toml_override_only_what_they_name() {
     )
     .expect("valid pools");
     assert_eq!(pools.native, PoolConfig::new(4));
-    assert_eq!(pools.sp1, PoolConfig::new(2).with_weight(10).with_budget(16));
-    assert_eq!(pools.sp1_gpu, PoolConfig::new(2).with_weight(2).with_budget(8));
+    assert_eq!(
+        pools.sp1,
+        PoolConfig::new(2).with_weight(10).with_budget(16)
+    );
+    assert_eq!(
+        pools.sp1_gpu,
+        PoolConfig::new(2).with_weight(2).with_budget(8)
+    );
 
     let empty: ZkPools = toml::from_str("").expect("empty is all defaults");
     assert_eq!(empty, ZkPools::default());
@@ -335,19 +356,27 @@ fn pools_reject_bad_input_clearly() {
     let negative = serde_json::from_str::<ZkPools>(r#"{"native": {"workers": -1}}"#)
         .expect_err("negative workers")
         .to_string();
-    assert!(negative.contains("invalid value: integer `-1`"), "{negative}");
+    assert!(
+        negative.contains("invalid value: integer `-1`"),
+        "{negative}"
+    );
 
-    let twice = serde_json::from_str::<ZkPools>(
-        r#"{"native": {"workers": 1}, "native": {"workers": 2}}"#,
-    )
-    .expect_err("duplicate backend")
-    .to_string();
-    assert!(twice.contains("backend `native` is configured twice"), "{twice}");
+    let twice =
+        serde_json::from_str::<ZkPools>(r#"{"native": {"workers": 1}, "native": {"workers": 2}}"#)
+            .expect_err("duplicate backend")
+            .to_string();
+    assert!(
+        twice.contains("backend `native` is configured twice"),
+        "{twice}"
+    );
 
     let not_a_map = serde_json::from_str::<ZkPools>("[1, 2]")
         .expect_err("not a map")
         .to_string();
-    assert!(not_a_map.contains("a map from backend name (native, sp1, gpu-sp1)"), "{not_a_map}");
+    assert!(
+        not_a_map.contains("a map from backend name (native, sp1, gpu-sp1)"),
+        "{not_a_map}"
+    );
 }
 
 #[test]
@@ -372,8 +401,9 @@ fn pools_json_round_trip_and_null_budget() {
 
 #[test]
 fn pools_toml_round_trip() {
-    let mut pools = EnginePools::default();
-    pools.native_cpu = PoolConfig::new(5).with_budget(9).with_weight(3);
+    let pools = EnginePools {
+        native_cpu: PoolConfig::new(5).with_budget(9).with_weight(3),
+    };
     let text = toml::to_string(&pools).expect("serializes");
     let back: EnginePools = toml::from_str(&text).expect("deserializes");
     assert_eq!(back, pools, "{text}");

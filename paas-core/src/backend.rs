@@ -382,7 +382,9 @@ pub(crate) mod pools_serde {
         weight: Option<u64>,
     }
 
-    fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<u64>>, D::Error> {
+    fn present<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<u64>>, D::Error> {
         Option::<u64>::deserialize(deserializer).map(Some)
     }
 

@@ -453,6 +453,11 @@ impl<T: KeyPart> KeyPart for Option<T> {
 ///
 /// `Vec<u8>` is written as an escaped byte string, every other `Vec<T>` as a
 /// marked list; this trait picks the form per element type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an element of a list in a task key",
+    label = "`{Self}` does not implement `KeyListElement`",
+    note = "list elements must be key parts: integers, bool, char, strings, byte arrays, Option, Vec, tuples or a `#[derive(TaskId)]` or `#[derive(Backend)]` type"
+)]
 pub trait KeyListElement: KeyPart {
     /// Appends a whole list of this element type.
     fn encode_list(items: &[Self], out: &mut Vec<u8>) {

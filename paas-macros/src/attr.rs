@@ -85,6 +85,11 @@ pub(crate) struct Attrs {
     pub(crate) weight: Option<Int>,
     /// `budget = B`.
     pub(crate) budget: Option<Int>,
+    /// Keys given, valid or not (for duplicates).
+    given: Vec<String>,
+    /// Keys given or suggested for a misspelled key: a key the user tried
+    /// to set is not reported missing on top of its own error.
+    attempted: Vec<String>,
 }
 
 impl Attrs {
@@ -92,7 +97,8 @@ impl Attrs {
     pub(crate) fn parse(attrs: &[Attribute], place: Place, errors: &mut Errors) -> Attrs {
         let mut out = Attrs::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("paas")) {
-            let metas = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+            let metas = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+            {
                 Ok(metas) => metas,
                 Err(err) => {
                     errors.push(err);
@@ -119,26 +125,21 @@ impl Attrs {
         };
         let key = ident.to_string();
         if !place.keys().contains(&key.as_str()) {
+            if let Some(suggestion) = did_you_mean(&key, place.keys()) {
+                self.attempted.push(suggestion.to_string());
+            }
             errors.spanned(ident, unknown_key_message(&key, place));
             return;
         }
-        let duplicate = match key.as_str() {
-            "crate" => self.krate.is_some(),
-            "no_display" => self.no_display.is_some(),
-            "backend" => self.backend.is_some(),
-            "name" => self.name.is_some(),
-            "workers" => self.workers.is_some(),
-            "weight" => self.weight.is_some(),
-            "budget" => self.budget.is_some(),
-            _ => false,
-        };
-        if duplicate {
+        if self.given.contains(&key) {
             errors.spanned(
                 ident,
                 format!("duplicate key `{key}`: each key may be given once per item"),
             );
             return;
         }
+        self.given.push(key.clone());
+        self.attempted.push(key.clone());
         match key.as_str() {
             "crate" => self.krate = crate_path(meta, errors),
             "no_display" => self.no_display = flag(meta, &key, errors),
@@ -149,6 +150,14 @@ impl Attrs {
             "budget" => self.budget = integer(meta, &key, errors),
             _ => {}
         }
+    }
+}
+
+impl Attrs {
+    /// Whether the user set `key` or tried to (even with an invalid value or
+    /// a misspelling).
+    pub(crate) fn attempted(&self, key: &str) -> bool {
+        self.attempted.iter().any(|k| k == key)
     }
 }
 
@@ -266,6 +275,10 @@ fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
     let expr = value(meta, key, "4", errors)?;
     let kind = match expr {
         Expr::Lit(ExprLit { lit, .. }) => match lit {
+            Lit::Int(int) if int.base10_digits().starts_with('-') => {
+                errors.spanned(int, format!("`{key}` cannot be negative"));
+                return None;
+            }
             Lit::Int(int) => {
                 return match int.base10_parse::<u64>() {
                     Ok(value) => Some(Int {
@@ -291,10 +304,7 @@ fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
             _ => "a literal of another kind".to_string(),
         },
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
-            errors.spanned(
-                expr,
-                format!("`{key}` cannot be negative: expected a non-negative integer"),
-            );
+            errors.spanned(expr, format!("`{key}` cannot be negative"));
             return None;
         }
         _ => "an expression: only integer literals are supported".to_string(),

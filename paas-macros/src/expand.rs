@@ -48,6 +48,27 @@ pub(crate) fn private(input: &Input<'_>) -> TokenStream {
     }
 }
 
+/// `tokens` with every token moved to `span`, so that an error about the
+/// whole expression (an unsatisfied bound on a called function, say) points
+/// at the user's code rather than at the derive.
+fn respan(tokens: &TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
 /// The binding a generated `match` arm gives field `i`.
 fn binding(i: usize) -> Ident {
     format_ident!("field_{}", i)
@@ -56,7 +77,8 @@ fn binding(i: usize) -> Ident {
 /// `<FieldTy as KeyPart>`, spanned at the field type so that a type that
 /// cannot be part of a key is reported there.
 fn key_part_of(ty: &Type, private: &TokenStream) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as #private::KeyPart>)
+    let key_part = respan(&quote!(#private::KeyPart), ty.span());
+    quote_spanned!(ty.span()=> <#ty as #key_part>)
 }
 
 /// A pattern or constructor for `path` with the given per-field parts.
@@ -313,8 +335,11 @@ fn route_to(input: &Input<'_>, private: &TokenStream) -> TokenStream {
                 return TokenStream::new();
             };
             let member = &field.member;
-            let route_field = quote_spanned!(field.ty.span()=> #private::route_field);
-            (field.ty, quote!(#route_field(&self.#member)))
+            let call = respan(
+                &quote!(#private::route_field(&self.#member)),
+                field.ty.span(),
+            );
+            (field.ty, call)
         }
         Data::Enum { variants } => {
             let mut target = None;
@@ -341,8 +366,8 @@ fn route_to(input: &Input<'_>, private: &TokenStream) -> TokenStream {
                         quote!(Self::#variant_ident(#(#skipped,)* backend, ..))
                     }
                 };
-                let route_field = quote_spanned!(field.ty.span()=> #private::route_field);
-                arms.push(quote!(#pattern => #route_field(backend),));
+                let call = respan(&quote!(#private::route_field(backend)), field.ty.span());
+                arms.push(quote!(#pattern => #call,));
             }
             let Some(target) = target else {
                 return TokenStream::new();
@@ -586,4 +611,3 @@ fn backend(input: &Input<'_>) -> TokenStream {
         }
     }
 }
-

@@ -53,11 +53,11 @@ pub(crate) fn mentions(ty: &Type, params: &HashSet<&Ident>) -> bool {
 
 /// `where` + the input's own predicates + `extra`, or nothing if there are none.
 pub(crate) fn where_clause(generics: &Generics, extra: &[TokenStream]) -> TokenStream {
-    let own = generics
+    let own: Vec<TokenStream> = generics
         .where_clause
         .as_ref()
         .map(|w| w.predicates.iter().map(ToTokens::to_token_stream).collect())
-        .unwrap_or_else(Vec::new);
+        .unwrap_or_default();
     if own.is_empty() && extra.is_empty() {
         return TokenStream::new();
     }

@@ -108,6 +108,7 @@ impl Input<'_> {
             }
             let attrs = &variant.attrs;
             match attrs.workers {
+                None if attrs.attempted("workers") => {}
                 None => errors.spanned(
                     variant.ident,
                     format!(
