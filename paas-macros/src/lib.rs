@@ -5,10 +5,10 @@
 //! generated code names paas-core's items by absolute path. The user guide is
 //! `docs/derives.md` in the repository.
 //!
-//! The crate works in phases: [`ast`] reads the input and its `#[paas]`
-//! attributes ([`attr`]), [`valid`] checks what needs the whole input,
-//! [`expand`] generates the impls, and on any error [`fallback`] emits a
-//! minimal impl next to the errors so the user sees those errors alone.
+//! The crate works in phases: `ast` reads the input and its `#[paas]`
+//! attributes (`attr`), `valid` checks what needs the whole input, `expand`
+//! generates the impls, and on any error `fallback` emits a minimal impl next
+//! to the errors so the user sees those errors alone.
 
 mod ast;
 mod attr;
