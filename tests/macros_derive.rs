@@ -407,6 +407,14 @@ fn pools_toml_round_trip() {
     let text = toml::to_string(&pools).expect("serializes");
     let back: EnginePools = toml::from_str(&text).expect("deserializes");
     assert_eq!(back, pools, "{text}");
+
+    // Pools without a budget write no `budget` key, which reads back as the
+    // declared default (also none here).
+    let defaults = ZkPools::default();
+    let text = toml::to_string(&defaults).expect("serializes");
+    assert!(text.contains("[gpu-sp1]") || text.contains("[\"gpu-sp1\"]"), "{text}");
+    let back: ZkPools = toml::from_str(&text).expect("deserializes");
+    assert_eq!(back, defaults, "{text}");
 }
 
 fn route<I: RouteTo<B>, B>(id: &I) -> B {

@@ -12,7 +12,7 @@ pub enum Zk {
     #[paas(workers = 1)]
     HTTPRemote,
     #[paas(name = "r0", workers = 3)]
-    Risc0,
+    Risc0 = 40,
 }
 
 fn main() {
@@ -26,4 +26,7 @@ fn main() {
     assert_eq!(pools.risc0.workers, 3);
     assert_eq!(pools.sp1.workers, 1);
     assert_eq!("r0".parse::<Zk>().unwrap(), Zk::Risc0);
+    // Indices are positions, whatever the discriminants say.
+    assert_eq!(Zk::Risc0.index(), 4);
+    assert_eq!(Zk::Risc0 as u8, 40);
 }
