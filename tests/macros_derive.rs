@@ -412,7 +412,10 @@ fn pools_toml_round_trip() {
     // declared default (also none here).
     let defaults = ZkPools::default();
     let text = toml::to_string(&defaults).expect("serializes");
-    assert!(text.contains("[gpu-sp1]") || text.contains("[\"gpu-sp1\"]"), "{text}");
+    assert!(
+        text.contains("[gpu-sp1]") || text.contains("[\"gpu-sp1\"]"),
+        "{text}"
+    );
     let back: ZkPools = toml::from_str(&text).expect("deserializes");
     assert_eq!(back, defaults, "{text}");
 }
