@@ -16,7 +16,7 @@
 //! | `i8`..`i128`, `isize` | sign bit flipped, then big-endian (`isize` as 8 bytes) |
 //! | `bool` | one byte, `0` or `1` |
 //! | `char` | its scalar value as a big-endian `u32` |
-//! | `()` | nothing |
+//! | `()`, `PhantomData<T>` | nothing |
 //! | `[u8; N]` | the `N` bytes as they are |
 //! | `String`, `Vec<u8>`, `Box<str>` | the bytes with `0x00` written as `0x00 0xFF`, then the terminator `0x00 0x00` |
 //! | `Option<T>` | `0x00` for `None`; `0x01` then `T` for `Some` |
@@ -408,6 +408,14 @@ impl KeyPart for std::sync::Arc<str> {
     }
 }
 
+/// Nothing: a marker for a type parameter that has no data in the key.
+impl<T: ?Sized> KeyPart for std::marker::PhantomData<T> {
+    fn encode_key(&self, _out: &mut Vec<u8>) {}
+    fn decode_key(_input: &mut KeyReader<'_>) -> Result<Self, KeyError> {
+        Ok(std::marker::PhantomData)
+    }
+}
+
 impl<T: KeyPart> KeyPart for Box<T> {
     fn encode_key(&self, out: &mut Vec<u8>) {
         (**self).encode_key(out);
@@ -445,6 +453,11 @@ impl<T: KeyPart> KeyPart for Option<T> {
 ///
 /// `Vec<u8>` is written as an escaped byte string, every other `Vec<T>` as a
 /// marked list; this trait picks the form per element type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an element of a list in a task key",
+    label = "`{Self}` does not implement `KeyListElement`",
+    note = "list elements must be key parts: integers, bool, char, strings, byte arrays, Option, Vec, tuples or a `#[derive(TaskId)]` or `#[derive(Backend)]` type"
+)]
 pub trait KeyListElement: KeyPart {
     /// Appends a whole list of this element type.
     fn encode_list(items: &[Self], out: &mut Vec<u8>) {

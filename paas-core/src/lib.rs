@@ -46,10 +46,18 @@ pub use paas_macros::Backend;
 /// Items used by the code the derives generate. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::backend::{Backend, BackendMap, PoolConfig};
+    pub use crate::backend::pools_serde::deserialize_pools;
+    pub use crate::backend::{Backend, BackendMap, PoolConfig, UnknownBackend};
     pub use crate::key::{KeyError, KeyListElement, KeyPart, KeyReader, write_variant};
     pub use crate::task_id::{RouteTo, TaskId};
     pub use ::core;
     pub use ::serde;
     pub use ::std;
+
+    /// The backend held by a `#[paas(backend)]` field; the bound gives a
+    /// clear error when the field's type is not a backend.
+    #[inline]
+    pub fn route_field<B: Backend>(backend: &B) -> B {
+        *backend
+    }
 }

@@ -32,7 +32,7 @@ use crate::key::{self, KeyError, KeyPart};
     note = "add `#[derive(paas_core::TaskId)]` to the type"
 )]
 pub trait TaskId: KeyPart + Clone + Eq + Hash + Debug + Display + Send + Sync + 'static {
-    /// The stable byte key of this id (format in [`key`](crate::key)).
+    /// The stable byte key of this id (format in [`key`]).
     fn to_key(&self) -> Vec<u8> {
         key::encode(self)
     }

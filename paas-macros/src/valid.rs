@@ -1,0 +1,162 @@
+//! Checks that need the whole input: shapes each derive supports, and
+//! constraints between attributes.
+
+use std::collections::HashMap;
+
+use quote::ToTokens;
+
+use crate::ast::{Data, Input, Style};
+use crate::ctxt::Errors;
+
+impl Input<'_> {
+    /// Checks a `#[derive(TaskId)]` input.
+    pub(crate) fn validate_task_id(&self, errors: &mut Errors) {
+        match &self.data {
+            Data::Union { token } => errors.at(
+                *token,
+                "`#[derive(TaskId)]` cannot be used on a union: a task id must be a struct or an enum",
+            ),
+            Data::Struct { fields, .. } => {
+                let mut marked = fields.backend_fields();
+                if let Some(first) = marked.next() {
+                    for extra in marked {
+                        errors.at(
+                            extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
+                            format!(
+                                "only one field can be marked `#[paas(backend)]`; `{}` is already marked",
+                                first.member.to_token_stream()
+                            ),
+                        );
+                    }
+                }
+            }
+            Data::Enum { variants } => {
+                let routed: Vec<_> = variants
+                    .iter()
+                    .filter(|v| v.fields.backend_fields().next().is_some())
+                    .collect();
+                for variant in variants {
+                    let mut marked = variant.fields.backend_fields();
+                    match (marked.next(), routed.first()) {
+                        (Some(first), _) => {
+                            for extra in marked {
+                                errors.at(
+                                    extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
+                                    format!(
+                                        "only one field per variant can be marked `#[paas(backend)]`; `{}` is already marked",
+                                        first.member.to_token_stream()
+                                    ),
+                                );
+                            }
+                        }
+                        (None, Some(example)) => errors.spanned(
+                            variant.ident,
+                            format!(
+                                "variant `{}` has no `#[paas(backend)]` field, but `{}` has one: when one variant marks its backend field, every variant must (or implement `RouteTo` by hand)",
+                                variant.ident, example.ident
+                            ),
+                        ),
+                        (None, None) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks a `#[derive(Backend)]` input.
+    pub(crate) fn validate_backend(&self, errors: &mut Errors) {
+        let variants = match &self.data {
+            Data::Enum { variants } => variants,
+            Data::Struct { token, .. } => {
+                errors.at(
+                    *token,
+                    "`#[derive(Backend)]` only works on a fieldless enum with one variant per backend, not on a struct",
+                );
+                return;
+            }
+            Data::Union { token } => {
+                errors.at(
+                    *token,
+                    "`#[derive(Backend)]` only works on a fieldless enum with one variant per backend, not on a union",
+                );
+                return;
+            }
+        };
+        if !self.generics.params.is_empty() {
+            errors.spanned(
+                self.generics,
+                "a `#[derive(Backend)]` enum cannot have generic parameters",
+            );
+        }
+        if variants.is_empty() {
+            errors.spanned(
+                self.ident,
+                "a `#[derive(Backend)]` enum needs at least one variant: one per backend",
+            );
+        }
+        let mut names: HashMap<String, &syn::Ident> = HashMap::new();
+        let mut fields: HashMap<String, &syn::Ident> = HashMap::new();
+        for variant in variants {
+            if variant.fields.style != Style::Unit {
+                errors.at(
+                    variant.fields.span,
+                    format!(
+                        "backend variant `{}` cannot have fields: a backend is a fieldless enum variant",
+                        variant.ident
+                    ),
+                );
+            }
+            let attrs = &variant.attrs;
+            match attrs.workers {
+                None if attrs.attempted("workers") => {}
+                None => errors.spanned(
+                    variant.ident,
+                    format!(
+                        "backend `{}` needs a worker count: add `#[paas(workers = N)]` to the variant",
+                        variant.ident
+                    ),
+                ),
+                Some(workers) if workers.value == 0 => errors.at(
+                    workers.span,
+                    "`workers = 0` gives a pool that can never run a task: use at least 1",
+                ),
+                Some(_) => {}
+            }
+            if let Some(budget) = attrs.budget {
+                let weight = attrs.weight.map_or(1, |w| w.value);
+                if weight > budget.value {
+                    let span = attrs.weight.map_or(budget.span, |w| w.span);
+                    errors.at(
+                        span,
+                        format!(
+                            "the default weight {weight} exceeds the pool budget {}: no task could ever start",
+                            budget.value
+                        ),
+                    );
+                }
+            }
+            let name = variant.backend_name();
+            let field = variant.pools_field().to_string();
+            if let Some(previous) = names.insert(name.clone(), variant.ident) {
+                let at: &dyn ToTokens = match &attrs.name {
+                    Some(lit) => lit,
+                    None => variant.ident,
+                };
+                errors.spanned(
+                    at,
+                    format!(
+                        "backend name `{name}` is already used by variant `{previous}`; give one of them `#[paas(name = \"...\")]`"
+                    ),
+                );
+            } else if let Some(previous) = fields.insert(field.clone(), variant.ident) {
+                errors.spanned(
+                    variant.ident,
+                    format!(
+                        "variants `{previous}` and `{}` would both be the pools field `{field}`: rename one of them",
+                        variant.ident
+                    ),
+                );
+            }
+        }
+    }
+}

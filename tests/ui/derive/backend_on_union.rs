@@ -1,0 +1,8 @@
+use paas_core::Backend;
+
+#[derive(Clone, Copy, Backend)]
+union Native {
+    workers: usize,
+}
+
+fn main() {}
