@@ -363,7 +363,8 @@ where
         }
         d.stopped_running = true;
         for run in self.running.values_mut() {
-            run.stop = Some(Stop::Shutdown);
+            // A user's cancel stands: that task ends cancelled, not requeued.
+            run.stop.get_or_insert(Stop::Shutdown);
             run.token.cancel();
         }
     }
@@ -525,7 +526,8 @@ where
         reply: Reply<CancelOutcome>,
     ) -> Result<(), StoreError> {
         if let Some(run) = self.running.get_mut(&id) {
-            if run.stop.is_none() {
+            // Also after a shutdown stopped it: the user's cancel wins.
+            if run.stop != Some(Stop::User) {
                 run.stop = Some(Stop::User);
                 run.token.cancel();
                 debug!(task = %id, "cancelling a running proof");
