@@ -535,6 +535,51 @@ async fn a_submit_blocked_on_a_full_queue_is_released_by_shutdown() {
     assert_stopped(&handle, ServiceError::Stopped).await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_user_cancel_survives_the_shutdown_deadline() {
+    let store = std::sync::Arc::new(paas_core::store::MemoryStore::new());
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    // Ignores its token: still running when the shutdown deadline passes.
+    prover.set(1, Behaviour::IgnoreCancel(3600 * SEC));
+    prover.set(2, Behaviour::IgnoreCancel(3600 * SEC));
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .cancel_grace(10 * SEC)
+        .start()
+        .await
+        .expect("starts");
+
+    handle.submit_many([1, 2]).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    // Task 1 is cancelled by its user before the shutdown, task 2 after the
+    // shutdown deadline stopped it.
+    assert_eq!(handle.cancel(1).await, Ok(CancelOutcome::Cancelling));
+    let shutdown = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown(SEC).await }
+    });
+    tokio::time::sleep(2 * SEC).await;
+    assert_eq!(handle.cancel(2).await, Ok(CancelOutcome::Cancelling));
+    let report = within(shutdown).await.expect("joined").expect("report");
+
+    let mut finished = report.finished.clone();
+    finished.sort_unstable();
+    assert_eq!(
+        finished,
+        [(1, Status::Cancelled), (2, Status::Cancelled)],
+        "cancelled by the user, not put back in the queue: {report:?}"
+    );
+    assert!(report.interrupted.is_empty());
+    assert_eq!(report.queued, 0);
+    use paas_core::store::TaskStore;
+    for id in [1, 2] {
+        let stored = store.get(&id).await.expect("get").expect("stored");
+        assert_eq!(stored.record.status, Status::Cancelled, "task {id}");
+    }
+}
+
 /// Every handle call fails with `expected`, at once.
 async fn assert_stopped(handle: &Handle, expected: ServiceError) {
     assert!(handle.is_stopped());
