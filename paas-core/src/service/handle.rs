@@ -119,7 +119,20 @@ impl<P: Prover> ProverHandle<P> {
             .send(make(reply))
             .await
             .map_err(|_| self.shared.stopped())?;
-        rx.await.map_err(|_| self.shared.stopped())?
+        match rx.await {
+            Ok(answer) => answer,
+            Err(_) => Err(self.dropped().await),
+        }
+    }
+
+    /// Why the service dropped a call without answering it: it is stopping.
+    /// A crashing service drops pending calls before it records the reason,
+    /// and closes its command channel only after, so wait for the channel.
+    async fn dropped(&self) -> ServiceError {
+        if self.shared.crash.get().is_none() {
+            self.tx.closed().await;
+        }
+        self.shared.stopped()
     }
 
     /// Submits one task. Idempotent: submitting a known id changes nothing
@@ -231,7 +244,10 @@ impl<P: Prover> ProverHandle<P> {
             .map_err(|_| shared.stopped())?;
         // The service now owns the queue room: it gives it back as tasks finish.
         permits.into_iter().for_each(|p| p.forget());
-        rx.await.map_err(|_| shared.stopped())?
+        match rx.await {
+            Ok(answer) => answer,
+            Err(_) => Err(self.dropped().await),
+        }
     }
 
     /// Submits one task and waits for its final result.
@@ -285,7 +301,10 @@ impl<P: Prover> ProverHandle<P> {
         let receivers = self.call(|reply| Command::Wait { ids, reply }).await?;
         let mut out = Vec::with_capacity(receivers.len());
         for rx in receivers {
-            out.push(rx.await.map_err(|_| self.shared.stopped())?);
+            match rx.await {
+                Ok(outcome) => out.push(outcome),
+                Err(_) => return Err(self.dropped().await),
+            }
         }
         Ok(out)
     }
