@@ -373,3 +373,53 @@ async fn dropping_every_handle_finishes_accepted_work_then_stops() {
     // Then the service stops: the summary's sender goes away.
     within(async { while summary.changed().await.is_ok() {} }).await;
 }
+
+// ---- the crash reason is there for every caller, on any thread ----------------------
+
+/// Slows the service down between failing and recording why (it logs the
+/// reason at ERROR level in between), to widen any window in which a caller
+/// could see the service gone but not the reason.
+struct SlowErrors;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SlowErrors {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn a_call_cut_off_by_the_crash_reports_the_crash_not_a_stop() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(SlowErrors));
+    let on_workers = dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&on_workers)))
+        .build()
+        .expect("runtime");
+    let _main = tracing::dispatcher::set_default(&dispatch);
+    rt.block_on(async {
+        let prover = TestProver::new();
+        let gate = Gate::new();
+        prover.set(1, Behaviour::Gated(gate.clone()));
+        // The first apply (submitting 1 and 2) works; the next fails.
+        let handle = Service::builder(prover.clone())
+            .store(FailingStore::new(2))
+            .start()
+            .await
+            .expect("starts");
+        handle.submit_many([1, 2]).await.expect("accepted");
+        prover.probe().wait_started(1).await;
+        // Cancelling queued task 2 needs a write: it fails, and the service
+        // dies with this call in flight.
+        let crashed = ServiceError::Crashed(format!("store unavailable: {REASON}"));
+        let cancel = tokio::time::timeout(Duration::from_secs(30), handle.cancel(2))
+            .await
+            .expect("no hang");
+        assert_eq!(cancel, Err(crashed.clone()));
+        assert_eq!(handle.status(1).await, Err(crashed));
+    });
+}
