@@ -34,7 +34,9 @@ pub(super) async fn run_attempt<P: Prover>(
 ) -> Ending<P::Output> {
     let token = ctx.token().clone();
     let deadline = ctx.deadline();
-    let prove = AssertUnwindSafe(prover.prove(ctx)).catch_unwind();
+    // Call `prove` inside the guarded future: a prover may panic before it
+    // returns its future, and that panic must fail the task too.
+    let prove = AssertUnwindSafe(async move { prover.prove(ctx).await }).catch_unwind();
     let abandon = async {
         token.cancelled().await;
         tokio::time::sleep(grace).await;
