@@ -231,6 +231,41 @@ async fn a_panicking_prover_fails_its_task_and_the_service_keeps_working() {
     assert_eq!(within(handle.execute(3)).await, Ok(proof_of(3)));
 }
 
+/// A prover whose `prove` panics before it returns a future.
+struct PanicsEarly;
+
+impl paas_core::Prover for PanicsEarly {
+    type TaskId = u64;
+    type Backend = Lane;
+    type Output = String;
+
+    #[allow(clippy::manual_async_fn)]
+    fn prove(
+        &self,
+        ctx: paas_core::ProveContext<u64>,
+    ) -> impl Future<Output = Result<String, paas_core::ProveError>> + Send {
+        let id = *ctx.id();
+        assert!(id != 1, "no future for task {id}");
+        async move { Ok(proof_of(id)) }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prover_panicking_before_its_future_fails_its_task() {
+    let handle = Service::builder(PanicsEarly)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit(1).await.expect("accepted");
+    let outcome = within(handle.wait(1)).await.expect("waited");
+    let TaskOutcome::Failed(failed) = outcome else {
+        panic!("expected a failure, got {outcome:?}");
+    };
+    assert_eq!(failed.kind, FailureKind::Panicked);
+    assert!(failed.message.contains("no future for task 1"), "{}", failed.message);
+    assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
+}
+
 // ---- 5. not ready --------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
