@@ -381,7 +381,7 @@ where
                     None => {
                         info!(?grace, running = self.running.len(), "shutting down");
                         self.draining = Some(Draining {
-                            deadline: Instant::now() + grace,
+                            deadline: worker::after(grace),
                             stopped_running: false,
                             replies: vec![reply],
                             finished: Vec::new(),

@@ -64,7 +64,15 @@ pub(super) async fn run_attempt<P: Prover>(
 
 /// The deadline of an attempt starting now with time limit `limit`.
 pub(super) fn deadline(limit: Option<Duration>) -> Option<Instant> {
-    limit.map(|l| Instant::now() + l)
+    limit.map(after)
+}
+
+/// The instant `d` from now; a `d` too large for an instant (such as
+/// `Duration::MAX`, "no limit") gives a point about 30 years away.
+pub(super) fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
