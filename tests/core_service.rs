@@ -615,6 +615,26 @@ async fn a_user_cancel_survives_the_shutdown_deadline() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_without_a_deadline_waits_for_every_running_proof() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Sleep(3600 * SEC));
+    let probe = prover.probe();
+    let handle = Service::builder(prover.clone())
+        .timeout(Lane::Fast, Duration::MAX)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, 2]).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    let report = within(handle.shutdown(Duration::MAX))
+        .await
+        .expect("a graceful shutdown, not a crash");
+    assert_eq!(report.finished, [(1, Status::Completed)]);
+    assert_eq!(report.queued, 1);
+    assert_stopped(&handle, ServiceError::Stopped).await;
+}
+
 /// Every handle call fails with `expected`, at once.
 async fn assert_stopped(handle: &Handle, expected: ServiceError) {
     assert!(handle.is_stopped());
