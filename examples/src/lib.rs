@@ -1,1 +1,32 @@
 //! Shared code for the example programs.
+//!
+//! [`ChainContext`] serves checkpoint inputs of a generated chain to a
+//! [`ZkVmProver`](paas_zkvm::ZkVmProver): the part of a zkVM prover a user
+//! writes.
+
+use paas_zkvm::programs::{Chain, Checkpoint, CheckpointInput};
+use paas_zkvm::{InputError, ProofContext, ZkVmTaskId};
+
+/// Serves the inputs of checkpoints of a generated chain.
+#[derive(Debug, Clone)]
+pub struct ChainContext {
+    chain: Chain,
+}
+
+impl ChainContext {
+    /// The context of `chain`.
+    pub fn new(chain: Chain) -> Self {
+        Self { chain }
+    }
+}
+
+impl ProofContext<Checkpoint> for ChainContext {
+    async fn input(&self, id: &ZkVmTaskId<Checkpoint>) -> Result<CheckpointInput, InputError> {
+        let chain = self.chain.clone();
+        let index = id.index;
+        // Replaying the chain is CPU work: keep it off the async workers.
+        tokio::task::spawn_blocking(move || chain.checkpoint_input(index))
+            .await
+            .map_err(|e| InputError::Unavailable(format!("input builder stopped: {e}")))
+    }
+}

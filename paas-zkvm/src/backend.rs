@@ -3,10 +3,8 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
-use std::str::FromStr;
 
-use paas_core::key::{KeyError, KeyPart, KeyReader};
-use paas_core::{Backend, BackendMap, PoolConfig, RouteTo, TaskId};
+use paas_core::{Backend, TaskId};
 
 use crate::program::ZkVmProgram;
 
@@ -14,77 +12,38 @@ use crate::program::ZkVmProgram;
 /// its own worker pool. SP1 is admitted by memory: a real SP1 Core proof
 /// takes about 10 GB here, so its pool has a budget of 16 (GiB) and each proof
 /// weighs 10, and two never start together on a 24 GiB machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// # Examples
+///
+/// ```
+/// use paas_core::Backend;
+/// use paas_zkvm::ZkVmBackend;
+///
+/// let pools = ZkVmBackend::default_pools();
+/// assert_eq!(pools[ZkVmBackend::Native].workers, 2);
+/// assert_eq!(pools[ZkVmBackend::SP1].budget, Some(16));
+/// assert_eq!("sp1".parse::<ZkVmBackend>()?, ZkVmBackend::SP1);
+/// # Ok::<(), paas_core::backend::UnknownBackend>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Backend)]
 pub enum ZkVmBackend {
     /// In-process execution (two proofs at once).
+    #[paas(workers = 2)]
     Native,
     /// SP1 (one proof at a time, weight 10 of a 16 GiB budget).
+    #[paas(workers = 1, weight = 10, budget = 16)]
     SP1,
 }
 
-impl fmt::Display for ZkVmBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An unknown backend name; lists the valid ones.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown backend `{0}`; valid backends: native, sp1")]
-pub struct UnknownBackend(pub String);
-
-impl FromStr for ZkVmBackend {
-    type Err = UnknownBackend;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_name(s).ok_or_else(|| UnknownBackend(s.to_string()))
-    }
-}
-
-impl Backend for ZkVmBackend {
-    const ALL: &'static [Self] = &[ZkVmBackend::Native, ZkVmBackend::SP1];
-    type Pools = BackendMap<ZkVmBackend, PoolConfig>;
-
-    fn name(self) -> &'static str {
-        match self {
-            ZkVmBackend::Native => "native",
-            ZkVmBackend::SP1 => "sp1",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn default_pools() -> BackendMap<Self, PoolConfig> {
-        BackendMap::from_fn(|b| match b {
-            ZkVmBackend::Native => PoolConfig::new(2),
-            ZkVmBackend::SP1 => PoolConfig::new(1).with_budget(16).with_weight(10),
-        })
-    }
-}
-
-impl KeyPart for ZkVmBackend {
-    fn encode_key(&self, out: &mut Vec<u8>) {
-        paas_core::key::write_variant(*self as u32, out);
-    }
-    fn decode_key(input: &mut KeyReader<'_>) -> Result<Self, KeyError> {
-        match input.variant()? {
-            0 => Ok(ZkVmBackend::Native),
-            1 => Ok(ZkVmBackend::SP1),
-            index => Err(KeyError::UnknownVariant {
-                type_name: "ZkVmBackend",
-                index,
-            }),
-        }
-    }
-}
-
 /// A task of program `P`: which item (a checkpoint index, a block height) to
-/// prove, on which backend.
+/// prove, on which backend. Its key is the index then the backend.
+#[derive(TaskId)]
+#[paas(no_display)]
 pub struct ZkVmTaskId<P> {
     /// The item to prove.
     pub index: u64,
     /// The backend that proves it.
+    #[paas(backend)]
     pub backend: ZkVmBackend,
     _program: PhantomData<fn() -> P>,
 }
@@ -129,26 +88,5 @@ impl<P: ZkVmProgram> fmt::Debug for ZkVmTaskId<P> {
 impl<P: ZkVmProgram> fmt::Display for ZkVmTaskId<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}#{}@{}", P::NAME, self.index, self.backend)
-    }
-}
-
-impl<P> KeyPart for ZkVmTaskId<P> {
-    fn encode_key(&self, out: &mut Vec<u8>) {
-        self.index.encode_key(out);
-        self.backend.encode_key(out);
-    }
-    fn decode_key(input: &mut KeyReader<'_>) -> Result<Self, KeyError> {
-        Ok(Self::new(
-            u64::decode_key(input)?,
-            ZkVmBackend::decode_key(input)?,
-        ))
-    }
-}
-
-impl<P: ZkVmProgram> TaskId for ZkVmTaskId<P> {}
-
-impl<P> RouteTo<ZkVmBackend> for ZkVmTaskId<P> {
-    fn route(&self) -> ZkVmBackend {
-        self.backend
     }
 }

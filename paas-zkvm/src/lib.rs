@@ -21,7 +21,7 @@ pub mod programs;
 mod prover;
 mod vocab;
 
-pub use backend::{UnknownBackend, ZkVmBackend, ZkVmTaskId};
+pub use backend::{ZkVmBackend, ZkVmTaskId};
 pub use env::{NativeEnv, ZkVmEnv, ZkVmEnvExt};
 pub use error::ZkVmError;
 pub use host::ZkVmHost;

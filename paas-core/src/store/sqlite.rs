@@ -96,7 +96,20 @@ pub enum OpenError {
     },
 }
 
-/// Task records and proofs in an SQLite file. See the [module docs](self).
+/// Task records and proofs in an SQLite database file: the embedded durable
+/// default.
+///
+/// No server to run: one file (plus its WAL) in a folder the user chooses.
+/// Every [`apply`](TaskStore::apply) and every [`claim`](TaskStore::claim) is
+/// one transaction, committed with `synchronous = FULL` before the call
+/// returns, so what the service reports has reached the disk. The service
+/// groups all writes of one loop turn into one `apply`, so a busy service pays
+/// one commit for thousands of tasks. Calls run on tokio's blocking pool,
+/// never on the async worker threads.
+///
+/// Opening checks the file: a missing folder, a read-only file, a file that is
+/// not a database, another program's database, a newer schema or a damaged
+/// file each give an [`OpenError`], and nothing in the file is changed.
 ///
 /// # Examples
 ///
