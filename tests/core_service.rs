@@ -252,17 +252,18 @@ impl paas_core::Prover for PanicsEarly {
 
 #[tokio::test(start_paused = true)]
 async fn a_prover_panicking_before_its_future_fails_its_task() {
-    let handle = Service::builder(PanicsEarly)
-        .start()
-        .await
-        .expect("starts");
+    let handle = Service::builder(PanicsEarly).start().await.expect("starts");
     handle.submit(1).await.expect("accepted");
     let outcome = within(handle.wait(1)).await.expect("waited");
     let TaskOutcome::Failed(failed) = outcome else {
         panic!("expected a failure, got {outcome:?}");
     };
     assert_eq!(failed.kind, FailureKind::Panicked);
-    assert!(failed.message.contains("no future for task 1"), "{}", failed.message);
+    assert!(
+        failed.message.contains("no future for task 1"),
+        "{}",
+        failed.message
+    );
     assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
 }
 

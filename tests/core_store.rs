@@ -423,3 +423,67 @@ fn a_call_cut_off_by_the_crash_reports_the_crash_not_a_stop() {
         assert_eq!(handle.status(1).await, Err(crashed));
     });
 }
+
+// ---- the summary agrees with the store ----------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_matches_the_store_after_a_mixed_workload() {
+    let store = Arc::new(Store::new());
+    let prover = TestProver::with_default(Behaviour::Sleep(50 * MS));
+    let ready = Gate::new();
+    let behaviours = [
+        Behaviour::Ok,
+        Behaviour::Transient(2),
+        Behaviour::Transient(u32::MAX),
+        Behaviour::Permanent("no"),
+        Behaviour::Panic("boom"),
+        Behaviour::NotReadyUntil(ready.clone()),
+        Behaviour::Hang,
+        Behaviour::Sleep(300 * MS),
+    ];
+    let ids: Vec<u64> = (0..80)
+        .map(|n| if n % 3 == 0 { paas_tests::slow(n) } else { n })
+        .collect();
+    for (i, &id) in ids.iter().enumerate() {
+        prover.set(id, behaviours[i % behaviours.len()].clone());
+    }
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .pools(pools(PoolConfig::new(3), PoolConfig::new(2)))
+        .retry(policy(2, 100 * MS, SEC))
+        .timeout(Lane::Fast, SEC)
+        .timeout(Lane::Slow, 2 * SEC)
+        .start()
+        .await
+        .expect("starts");
+    let mut summary = handle.summary();
+
+    handle.submit_many(ids.clone()).await.expect("accepted");
+    // Cancel some while they are queued, running or waiting to retry.
+    tokio::time::sleep(150 * MS).await;
+    for &id in ids.iter().step_by(7) {
+        handle.cancel(id).await.expect("cancel");
+    }
+    tokio::time::sleep(SEC).await;
+    ready.open();
+    let outcomes = within(handle.wait_all(ids.clone())).await.expect("waited");
+    let finals: usize = outcomes.iter().filter(|o| o.status().is_terminal()).count();
+    assert_eq!(finals, ids.len());
+
+    let stored = store.counts().await.expect("counts");
+    let seen = within(summary.wait_for(|s| *s == stored))
+        .await
+        .expect("the summary catches up with the store")
+        .clone();
+    for (lane, counts) in seen.iter() {
+        assert_eq!(counts.active(), 0, "{lane}: {counts:?}");
+    }
+    let total: u64 = seen.iter().map(|(_, c)| c.total()).sum();
+    assert_eq!(total, ids.len() as u64);
+    let shown = |status| seen.iter().map(|(_, c)| c.get(status)).sum::<u64>();
+    let by_outcome = |status| outcomes.iter().filter(|o| o.status() == status).count() as u64;
+    for status in [Status::Completed, Status::Failed, Status::Cancelled] {
+        assert_eq!(shown(status), by_outcome(status), "{status}");
+        assert!(shown(status) > 0, "the workload has {status} tasks");
+    }
+}
