@@ -401,3 +401,201 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
 }
 
 use std::future::Future;
+
+#[cfg(test)]
+mod tests {
+    //! The store's queues (not visible through `TaskStore`) hold exactly the
+    //! tasks that wait for a worker. The behaviour every store shares is in
+    //! the workspace's `tests/store_conformance.rs`.
+
+    use std::fmt;
+
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::backend::PoolConfig;
+    use crate::lifecycle::{Proving, Task};
+    use crate::prover::ProveError;
+    use crate::store::Write;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    enum Lane {
+        A,
+        B,
+    }
+
+    impl fmt::Display for Lane {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.name())
+        }
+    }
+
+    impl Backend for Lane {
+        const ALL: &'static [Self] = &[Lane::A, Lane::B];
+        type Pools = BackendMap<Lane, PoolConfig>;
+        fn name(self) -> &'static str {
+            match self {
+                Lane::A => "a",
+                Lane::B => "b",
+            }
+        }
+        fn index(self) -> usize {
+            self as usize
+        }
+    }
+
+    type Store = MemoryStore<u64, Lane, Vec<u8>>;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The memory store never waits: its futures are ready at once.
+    fn now<F: Future>(f: F) -> F::Output {
+        f.now_or_never().expect("the memory store never waits")
+    }
+
+    fn insert(s: &Store, ids: &[u64], backend: Lane) {
+        let writes = ids
+            .iter()
+            .map(|&id| Write::Insert {
+                task: Task::new(id),
+                backend,
+                weight: 1,
+            })
+            .collect();
+        let applied = now(s.apply(writes)).expect("apply");
+        assert!(applied.iter().all(|a| *a == Applied::Done));
+    }
+
+    fn claim(s: &Store, backend: Lane, n: usize, at: Millis) -> Vec<Task<u64, Proving>> {
+        now(s.claim(backend, n, u64::MAX, at, at + 1_000))
+            .expect("claim")
+            .tasks
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// (pending ids, retrying ids) as the queues hold them, each checked
+    /// against its task's status.
+    fn queues(s: &Store) -> (Vec<u64>, Vec<u64>) {
+        let inner = s.lock();
+        let mut ready = Vec::new();
+        let mut delayed = Vec::new();
+        for (backend, q) in inner.ready.iter() {
+            for id in q.values() {
+                let e = &inner.tasks[id];
+                assert_eq!((e.status, e.backend), (Status::Pending, backend), "{id}");
+                ready.push(*id);
+            }
+        }
+        for (backend, q) in inner.delayed.iter() {
+            for id in q.values() {
+                let e = &inner.tasks[id];
+                assert_eq!((e.status, e.backend), (Status::Retrying, backend), "{id}");
+                delayed.push(*id);
+            }
+        }
+        (ready, delayed)
+    }
+
+    #[test]
+    fn queues_follow_every_transition() {
+        let s = Store::new();
+        insert(&s, &[1, 2, 3], Lane::A);
+        insert(&s, &[4], Lane::B);
+        let again = now(s.apply(vec![Write::Insert {
+            task: Task::new(1),
+            backend: Lane::B,
+            weight: 1,
+        }]))
+        .expect("apply");
+        assert_eq!(again, [Applied::Exists(Status::Pending)]);
+        assert_eq!(queues(&s), (vec![1, 2, 3, 4], vec![]));
+
+        let one = claim(&s, Lane::A, 1, 0).remove(0);
+        assert_eq!(queues(&s), (vec![2, 3, 4], vec![]));
+        let AfterFailure::Retrying(retry) = one.fail(&ProveError::transient("x"), &policy(), 0)
+        else {
+            panic!("a first transient failure retries");
+        };
+        let due = retry.run_at();
+        let epoch = 1;
+        now(s.apply(vec![Write::Retry { task: retry, epoch }])).expect("apply");
+        assert_eq!(queues(&s), (vec![2, 3, 4], vec![1]));
+
+        // Cancel one pending and the retrying task: both leave their queues.
+        let cancel = |id: u64| {
+            let stored = now(s.get(&id)).expect("get").expect("stored");
+            let task = match AnyTask::from_record(stored.record).expect("valid") {
+                AnyTask::Pending(t) => t.cancel(),
+                AnyTask::Retrying(t) => t.cancel(),
+                other => panic!("{id} is {:?}", other.status()),
+            };
+            now(s.apply(vec![Write::Cancel { task, epoch: None }])).expect("apply")
+        };
+        assert_eq!(cancel(2), [Applied::Done]);
+        assert_eq!(cancel(1), [Applied::Done]);
+        assert_eq!(queues(&s), (vec![3, 4], vec![]));
+
+        // Past the cancelled retry's time, nothing comes back.
+        let claimed = now(s.claim(Lane::A, 10, u64::MAX, due + 1, due + 2)).expect("claim");
+        assert_eq!(claimed.promoted, 0);
+        assert_eq!(claimed.tasks.len(), 1);
+        let three = claimed.tasks.into_iter().next().expect("one").0;
+        now(s.apply(vec![Write::Complete {
+            task: three.complete(),
+            output: vec![3],
+        }]))
+        .expect("apply");
+        assert_eq!(queues(&s), (vec![4], vec![]));
+    }
+
+    #[test]
+    fn a_stale_write_leaves_the_queues_alone() {
+        let s = Store::new();
+        insert(&s, &[1], Lane::A);
+        let old = claim(&s, Lane::A, 1, 0).remove(0);
+        now(s.recover(0, &policy())).expect("recover");
+        assert_eq!(queues(&s), (vec![], vec![1]));
+        let new = claim(&s, Lane::A, 1, 0).remove(0);
+        assert_eq!((old.epoch(), new.epoch()), (1, 2));
+        assert_eq!(queues(&s), (vec![], vec![]));
+
+        let stale = now(s.apply(vec![Write::Requeue {
+            task: old.requeue(),
+            epoch: 1,
+        }]))
+        .expect("apply");
+        assert_eq!(stale, [Applied::Stale]);
+        assert_eq!(queues(&s), (vec![], vec![]), "no second copy queued");
+        let stored = now(s.get(&1)).expect("get").expect("stored");
+        assert_eq!(
+            (
+                stored.record.status,
+                stored.record.epoch,
+                stored.record.meta.attempts
+            ),
+            (Status::Proving, 2, 2)
+        );
+    }
+
+    #[test]
+    fn a_requeued_task_keeps_its_place() {
+        let s = Store::new();
+        insert(&s, &[1, 2, 3], Lane::A);
+        let one = claim(&s, Lane::A, 1, 0).remove(0);
+        insert(&s, &[4], Lane::A);
+        now(s.apply(vec![Write::Requeue {
+            task: one.requeue(),
+            epoch: 1,
+        }]))
+        .expect("apply");
+        let order: Vec<u64> = claim(&s, Lane::A, 10, 0).iter().map(|t| *t.id()).collect();
+        assert_eq!(order, [1, 2, 3, 4], "first submitted, first proved");
+    }
+}
