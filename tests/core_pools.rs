@@ -406,3 +406,83 @@ async fn ten_thousand_submits_from_a_hundred_tasks_all_complete() {
     let report = handle.shutdown(SEC).await.expect("shutdown");
     assert!(report.interrupted.is_empty() && report.queued == 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submits_cancels_and_waits_racing_a_shutdown_never_hang() {
+    let prover = TestProver::with_default(Behaviour::Sleep(2 * MS));
+    for id in (0..2_000).step_by(5) {
+        prover.set(id, Behaviour::Transient(1));
+    }
+    for id in (1..2_000).step_by(11) {
+        prover.set(id, Behaviour::Hang);
+    }
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(4), PoolConfig::new(2)))
+        .retry(policy(2, MS, 5 * MS))
+        .queue_capacity(64)
+        .overflow(Overflow::Wait)
+        .cancel_grace(10 * MS)
+        .start()
+        .await
+        .expect("starts");
+
+    let mut joins = Vec::new();
+    for s in 0..20u64 {
+        let handle = handle.clone();
+        joins.push(tokio::spawn(async move {
+            let mut finished = 0;
+            for i in 0..100 {
+                let id = s * 100 + i;
+                let id = if id % 3 == 0 { slow(id) } else { id };
+                match handle.submit(id).await {
+                    Ok(_) => {}
+                    Err(ServiceError::ShuttingDown | ServiceError::Stopped) => break,
+                    Err(e) => panic!("submit {id}: {e}"),
+                }
+                if id % 11 == 1 || i % 7 == 0 {
+                    match handle.cancel(id).await {
+                        Ok(_) | Err(ServiceError::Stopped) => {}
+                        Err(e) => panic!("cancel {id}: {e}"),
+                    }
+                }
+                match handle.wait(id).await {
+                    Ok(outcome) => {
+                        assert!(outcome.status().is_terminal());
+                        finished += 1;
+                    }
+                    Err(ServiceError::Stopped) => break,
+                    Err(e) => panic!("wait {id}: {e}"),
+                }
+            }
+            finished
+        }));
+    }
+    let probe = prover.probe();
+    tokio::time::timeout(Duration::from_secs(60), probe.wait_returned(100))
+        .await
+        .expect("proofs run");
+    let report = tokio::time::timeout(Duration::from_secs(60), handle.shutdown(20 * MS))
+        .await
+        .expect("shutdown hung")
+        .expect("report");
+    let all = async {
+        let mut finished = 0;
+        for join in joins {
+            finished += join.await.expect("a client panicked");
+        }
+        finished
+    };
+    let finished = tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("a client hung after shutdown");
+    assert!(finished > 0, "clients saw tasks finish before the shutdown");
+    assert!(
+        report
+            .finished
+            .iter()
+            .all(|(id, _)| !report.interrupted.contains(id)),
+        "{report:?}"
+    );
+    assert!(handle.is_stopped());
+    assert_eq!(handle.status(1).await, Err(ServiceError::Stopped));
+}
