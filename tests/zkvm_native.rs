@@ -293,6 +293,6 @@ fn backend_names_parse_and_unknown_names_list_the_valid_ones() {
     let err = "gpu".parse::<ZkVmBackend>().expect_err("unknown");
     assert_eq!(
         err.to_string(),
-        "unknown backend `gpu`; valid backends: native, sp1"
+        r#"unknown backend "gpu"; expected one of: native, sp1"#
     );
 }

@@ -43,6 +43,11 @@ pub use paas_macros::TaskId;
 #[cfg(feature = "derive")]
 pub use paas_macros::Backend;
 
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Items used by the code the derives generate. Not public API.
 #[doc(hidden)]
 pub mod __private {

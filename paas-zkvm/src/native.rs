@@ -20,7 +20,12 @@ use crate::vocab::{
 
 const DOMAIN: &[u8] = b"paas-zkvm native receipt v1";
 
-/// A native host for one guest program. See the [module docs](self).
+/// A native host for one guest program: runs its logic in-process.
+///
+/// There is no zero-knowledge here. The "proof" binds the public values to
+/// the program: an Ed25519 signature by the host's key over the program id
+/// and the public values, so a receipt whose public values (or program) were
+/// changed fails [`verify`](ZkVmHost::verify).
 #[derive(Clone)]
 pub struct NativeHost {
     guest: fn(&mut dyn ZkVmEnv),

@@ -29,6 +29,12 @@ use tokio::task::JoinSet;
 
 type NodeProver = ZkVmProver<Checkpoint, ChainContext>;
 type Id = ZkVmTaskId<Checkpoint>;
+/// One checkpoint's wait: its id, how it ended, and how long it took.
+type Waited = (
+    Id,
+    Result<TaskOutcome<ProofReceiptWithMetadata>, String>,
+    Duration,
+);
 type NodeStore = SqliteStore<Id, ZkVmBackend, ProofReceiptWithMetadata>;
 
 /// Proves checkpoints of a generated chain, durably, until done or Ctrl-C.
@@ -218,11 +224,7 @@ async fn produce(
     args: &Args,
     backend: ZkVmBackend,
     progress: &Progress,
-    waiters: &mut JoinSet<(
-        Id,
-        Result<TaskOutcome<ProofReceiptWithMetadata>, String>,
-        Duration,
-    )>,
+    waiters: &mut JoinSet<Waited>,
     stats: &mut Stats,
 ) -> Result<(), Error> {
     const BATCH: u64 = 64;
@@ -315,15 +317,7 @@ struct Stats {
 }
 
 impl Stats {
-    fn record(
-        &mut self,
-        (id, outcome, latency): (
-            Id,
-            Result<TaskOutcome<ProofReceiptWithMetadata>, String>,
-            Duration,
-        ),
-        progress: &Progress,
-    ) {
+    fn record(&mut self, (id, outcome, latency): Waited, progress: &Progress) {
         match outcome {
             Ok(TaskOutcome::Completed(_)) => {
                 self.proved += 1;
