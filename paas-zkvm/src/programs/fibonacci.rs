@@ -1,25 +1,15 @@
 //! The Fibonacci program: proves the n-th Fibonacci number (mod 2^64).
 
+pub use paas_guest::fibonacci::fibonacci_guest;
+
 use crate::ZkVmError;
-use crate::env::{ZkVmEnv, ZkVmEnvExt};
+use crate::env::ZkVmEnv;
 use crate::program::{ZkVmProgram, decode_output, frame};
 use crate::vocab::PublicValues;
 
 /// Proves `fib(n)` with `fib(0) = 0`, `fib(1) = 1`, wrapping at 2^64.
 #[derive(Debug, Clone, Copy)]
 pub struct Fibonacci;
-
-/// The guest logic, shared by every zkVM.
-pub fn fibonacci_guest(env: &mut dyn ZkVmEnv) {
-    let n: u32 = env.read_serde();
-    let (mut a, mut b) = (0u64, 1u64);
-    for _ in 0..n {
-        let next = a.wrapping_add(b);
-        a = b;
-        b = next;
-    }
-    env.commit_serde(&(n, a));
-}
 
 impl ZkVmProgram for Fibonacci {
     type Input = u32;
