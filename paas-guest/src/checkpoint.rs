@@ -125,4 +125,3 @@ pub fn checkpoint_guest(env: &mut dyn ZkVmEnv) {
         blocks: input.blocks.len() as u64,
     });
 }
-

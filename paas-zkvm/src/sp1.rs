@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use sp1_sdk::{
     CpuProver, Elf, ExecutionReport, HashableKey, MockProver, ProveRequest, Prover, ProverClient,
-    ProvingKey, SP1ProofMode, SP1ProofWithPublicValues, SP1ProvingKey, SP1PublicValues, SP1Stdin,
-    SP1_CIRCUIT_VERSION,
+    ProvingKey, SP1_CIRCUIT_VERSION, SP1ProofMode, SP1ProofWithPublicValues, SP1ProvingKey,
+    SP1PublicValues, SP1Stdin,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
@@ -151,7 +151,9 @@ struct ClientInner {
 
 impl ClientInner {
     fn prover(&self) -> &Sp1Prover {
-        self.prover.as_ref().unwrap_or_else(|| unreachable!("set until drop"))
+        self.prover
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("set until drop"))
     }
 
     /// Waits for `future` on the client's runtime.
@@ -346,6 +348,18 @@ fn check_elf_header(name: &str, elf: &[u8]) -> Result<(), ZkVmError> {
     Ok(())
 }
 
+/// What a guest wrote to stderr, on one line: a panicking SP1 guest prints
+/// the panic location and message, then the message again on exit.
+fn one_line(text: &str) -> String {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines.join(" ")
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
@@ -417,17 +431,15 @@ impl Sp1Host {
         }));
         let guest_said = || {
             let text = stderr.borrow();
-            let text = text.trim();
-            if text.is_empty() {
+            let said = one_line(&text);
+            if said.is_empty() {
                 String::new()
             } else {
-                format!(": {text}")
+                format!(": {said}")
             }
         };
         match result {
-            Ok(Ok((public_values, report))) if report.exit_code == 0 => {
-                Ok((public_values, report))
-            }
+            Ok(Ok((public_values, report))) if report.exit_code == 0 => Ok((public_values, report)),
             Ok(Ok((_, report))) => Err(ZkVmError::ExecutionError(format!(
                 "`{}` exited with code {}{}",
                 self.name,
@@ -489,8 +501,16 @@ impl ZkVmHost for Sp1Host {
         let proved = catch_unwind(AssertUnwindSafe(|| {
             inner.block_on(async {
                 match inner.prover() {
-                    Sp1Prover::Mock(p) => p.prove(pk, stdin).mode(mode).await.map_err(|e| e.to_string()),
-                    Sp1Prover::Cpu(p) => p.prove(pk, stdin).mode(mode).await.map_err(|e| e.to_string()),
+                    Sp1Prover::Mock(p) => p
+                        .prove(pk, stdin)
+                        .mode(mode)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Sp1Prover::Cpu(p) => p
+                        .prove(pk, stdin)
+                        .mode(mode)
+                        .await
+                        .map_err(|e| e.to_string()),
                 }
             })
         }));
@@ -506,8 +526,9 @@ impl ZkVmHost for Sp1Host {
         };
         let public_values = PublicValues(proof.public_values.to_vec());
         proof.public_values = SP1PublicValues::new();
-        let bytes = bincode::serialize(&proof)
-            .map_err(|e| ZkVmError::ProofGenerationError(format!("cannot encode the proof: {e}")))?;
+        let bytes = bincode::serialize(&proof).map_err(|e| {
+            ZkVmError::ProofGenerationError(format!("cannot encode the proof: {e}"))
+        })?;
         Ok(ProofReceiptWithMetadata {
             receipt: ProofReceipt {
                 proof: Proof(bytes),
