@@ -2,7 +2,8 @@
 //!
 //! Runs a proving service on the embedded SQLite store in a data folder, and a
 //! checkpoint runner that produces checkpoint tasks for a generated chain and
-//! submits them. Proves on the native backend by default. Shows progress per
+//! submits them. Proves on the native backend by default, or on SP1 (mock or
+//! real CPU proofs) when built with `--features sp1`. Shows progress per
 //! backend, drains gracefully on Ctrl-C, and prints a summary. A second run on
 //! the same folder resumes where the first stopped, without proving again
 //! what is complete.
@@ -61,9 +62,18 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     chain_seed: u64,
 
-    /// Backend that proves the checkpoints: native, or sp1 (needs a build with `--features sp1`).
+    /// Backend that proves the checkpoints: native, or sp1 (needs a build with
+    /// `--features sp1` and the guest ELFs from `scripts/build-guests.sh`).
     #[arg(long, default_value = "native")]
     backend: String,
+
+    /// With `--backend sp1`: `mock` executes the guest in SP1 for real but makes
+    /// mock proofs (seconds, under 1 GB; a mock proof proves nothing), `cpu`
+    /// makes real SP1 Core proofs (the prover takes ~95 s to start, then each
+    /// proof ~80 s or more and ~10-15 GB of memory: use few, small checkpoints,
+    /// e.g. `--checkpoints 1 --blocks-per-checkpoint 4`).
+    #[arg(long, default_value = "mock", value_name = "MODE")]
+    sp1_mode: String,
 
     /// Pool configuration file (TOML), e.g. `[native]\nworkers = 4`; backends left out keep their defaults.
     #[arg(long)]
@@ -104,22 +114,24 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(args: Args) -> Result<(), Error> {
     let backend: ZkVmBackend = args.backend.parse()?;
-    if backend == ZkVmBackend::SP1 {
-        return Err(
-            "backend `sp1` is not built into this binary; rebuild with `--features sp1`".into(),
-        );
-    }
+    let sp1 = sp1_host(backend, &args.sp1_mode)?;
     let pools = load_pools(args.pools.as_deref())?;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data folder {}: {e}", args.data_dir.display()))?;
     let db = args.data_dir.join("tasks.db");
     let store = SqliteStore::open(&db)?;
-    let host = Arc::new(NativeHost::for_program::<Checkpoint>(host_key(
+    let native: Arc<dyn ZkVmHost> = Arc::new(NativeHost::for_program::<Checkpoint>(host_key(
         &args.data_dir,
     )?));
     let chain = Chain::new(args.chain_seed, args.blocks_per_checkpoint);
-    let prover =
-        ZkVmProver::new(ChainContext::new(chain)).with_host(ZkVmBackend::Native, host.clone());
+    let mut prover =
+        ZkVmProver::new(ChainContext::new(chain)).with_host(ZkVmBackend::Native, native.clone());
+    let mut host = native;
+    if let Some(start) = sp1 {
+        let sp1 = start.await?;
+        prover = prover.with_host(ZkVmBackend::SP1, sp1.clone());
+        host = sp1;
+    }
     let handle = Service::builder(prover)
         .store(store)
         .pools(pools.clone())
@@ -187,6 +199,54 @@ async fn run(args: Args) -> Result<(), Error> {
         return Err(format!("{} checkpoint(s) failed", stats.failed).into());
     }
     Ok(())
+}
+
+/// A started host, or why it could not start.
+type HostResult = Result<Arc<dyn ZkVmHost>, Error>;
+
+/// Starts the SP1 host when `backend` is SP1 (a future, so the database and
+/// the native host are checked first); `None` for other backends.
+#[cfg(feature = "sp1")]
+fn sp1_host(
+    backend: ZkVmBackend,
+    mode: &str,
+) -> Result<Option<impl Future<Output = HostResult>>, Error> {
+    use paas_zkvm::{Sp1Client, Sp1Config, Sp1Mode};
+    let mode: Sp1Mode = mode.parse()?;
+    if backend != ZkVmBackend::SP1 {
+        return Ok(None);
+    }
+    Ok(Some(async move {
+        println!(
+            "prover-node: starting the SP1 {mode} prover{}",
+            if mode == Sp1Mode::Cpu {
+                " (about 95 s; each real proof needs ~10 GB of memory)"
+            } else {
+                ""
+            }
+        );
+        // The SP1 client and setup block: keep them off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let client = Sp1Client::new(Sp1Config::new(mode))?;
+            let host = client.host::<Checkpoint>()?;
+            HostResult::Ok(Arc::new(host))
+        })
+        .await?
+    }))
+}
+
+/// Without the `sp1` feature the SP1 backend is not built in: say so.
+#[cfg(not(feature = "sp1"))]
+fn sp1_host(
+    backend: ZkVmBackend,
+    _mode: &str,
+) -> Result<Option<std::future::Ready<HostResult>>, Error> {
+    if backend == ZkVmBackend::SP1 {
+        return Err(
+            "backend `sp1` is not built into this binary; rebuild with `--features sp1`".into(),
+        );
+    }
+    Ok(None)
 }
 
 /// Reads the pool file, if any, over the backend's declared defaults.
@@ -283,7 +343,7 @@ async fn count_retries(store: &NodeStore, n: u64, backend: ZkVmBackend) -> Resul
 /// Verifies the newest completed checkpoint's receipt and returns its summary.
 async fn last_verified(
     store: &NodeStore,
-    host: &NativeHost,
+    host: &Arc<dyn ZkVmHost>,
     n: u64,
     backend: ZkVmBackend,
 ) -> Result<Option<(u64, String)>, Error> {
