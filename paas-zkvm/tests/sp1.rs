@@ -2,9 +2,11 @@
 //! `scripts/build-guests.sh`, executed and mock-proved, compared with the
 //! native host running the same guest logic; and one real CPU Core proof.
 //!
-//! Routine: `cargo test --release -p paas-zkvm --features sp1 --test sp1`.
-//! The real proof (about 80 s and 10 GB) is ignored by default; run it alone:
-//! `cargo test --release -p paas-zkvm --features sp1 --test sp1 -- --ignored --test-threads=1`.
+//! Routine: `cargo test --release -p paas-zkvm --features sp1 --test sp1`
+//! (CI adds `-p paas-examples --features paas-examples/sp1` so the node and
+//! these tests share one build of the SDK; see docs/sp1.md). The real proof
+//! (about 80 s and 10 GB) is ignored by default; run it alone with
+//! `-- --ignored --test-threads=1`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
