@@ -143,6 +143,9 @@ struct Actor<P: Prover, S> {
     running: HashMap<Id<P>, Running<P>>,
     waiters: HashMap<Id<P>, Vec<Waiter<P>>>,
     watchers: HashMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
+    /// When each watched retrying task becomes due: a claim that promotes it
+    /// to pending tells its watchers, even if no worker takes it yet.
+    watched_due: HashMap<Id<P>, Millis>,
     counts: BackendMap<Bk<P>, StatusCounts>,
     counts_dirty: bool,
     summary: watch::Sender<BackendMap<Bk<P>, StatusCounts>>,
@@ -213,6 +216,7 @@ where
         running: HashMap::new(),
         waiters: HashMap::new(),
         watchers: HashMap::new(),
+        watched_due: HashMap::new(),
         counts,
         counts_dirty: false,
         summary,
@@ -443,6 +447,9 @@ where
                     return Ok(());
                 };
                 let info = TaskInfo::from_stored(&stored);
+                if let (Status::Retrying, Some(at)) = (info.status, stored.record.run_at) {
+                    self.watched_due.insert(id.clone(), at);
+                }
                 let rx = if info.status.is_terminal() {
                     watch::channel(info).1
                 } else {
@@ -756,6 +763,9 @@ where
                 if let Some(at) = run_at {
                     let pool = &mut self.pools[backend];
                     pool.next_due = Some(pool.next_due.map_or(at, |due| due.min(at)));
+                    if self.watchers.contains_key(&id) {
+                        self.watched_due.insert(id.clone(), at);
+                    }
                 }
                 self.finish(id, info, outcome);
             }
@@ -792,6 +802,7 @@ where
                     let _ = tx.send(outcome.clone());
                 }
             }
+            self.watched_due.remove(&id);
             if let Some(tx) = self.watchers.remove(&id) {
                 tx.send_replace(info);
             }
@@ -848,6 +859,9 @@ where
                 for _ in 0..claimed.promoted {
                     counts.shift(Status::Retrying, Status::Pending);
                 }
+                if claimed.promoted > 0 {
+                    self.tell_promoted(backend, now);
+                }
                 self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
                 if claimed.tasks.is_empty() {
                     break;
@@ -858,6 +872,22 @@ where
             }
         }
         Ok(())
+    }
+
+    /// Tells the watchers of `backend`'s retrying tasks due by `now` that a
+    /// claim made them pending (the claim promotes every due task).
+    fn tell_promoted(&mut self, backend: Bk<P>, now: Millis) {
+        let watchers = &self.watchers;
+        self.watched_due.retain(|id, at| {
+            let Some(tx) = watchers.get(id) else {
+                return false;
+            };
+            if *at > now || tx.borrow().backend != backend {
+                return true;
+            }
+            tx.send_modify(|info| info.status = Status::Pending);
+            false
+        });
     }
 
     fn spawn(&mut self, backend: Bk<P>, task: Task<Id<P>, Proving>, weight: u64) {
