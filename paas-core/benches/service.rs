@@ -31,7 +31,11 @@ struct Job(u64);
 
 impl RouteTo<Lane> for Job {
     fn route(&self) -> Lane {
-        if self.0 % 2 == 0 { Lane::A } else { Lane::B }
+        if self.0.is_multiple_of(2) {
+            Lane::A
+        } else {
+            Lane::B
+        }
     }
 }
 

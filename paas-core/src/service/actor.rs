@@ -26,7 +26,9 @@ use crate::lifecycle::{
     AfterFailure, AnyTask, Failure, FailureKind, Millis, Proving, Status, Task, TaskMeta,
 };
 use crate::prover::{ProveContext, Prover};
-use crate::store::{Applied, StatusCounts, StoreError, TaskStore, Write};
+use crate::store::{
+    Applied, ClaimRequest, Claimed, Fetched, StatusCounts, StoreError, TaskStore, Write,
+};
 
 use super::builder::{ServiceConfig, StartError};
 use super::handle::{Bk, Command, Id, NewTask, Out, ProverHandle, Reply, Shared};
@@ -268,7 +270,7 @@ where
     }
 
     async fn run(&mut self) -> Result<(), StoreError> {
-        self.dispatch().await?;
+        self.commit(true).await?;
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -296,12 +298,11 @@ where
                     Err(TryRecvError::Empty) => break,
                 }
             }
-            self.flush().await?;
+            self.commit(true).await?;
             self.stop_running_past_deadline();
             if self.finished() {
                 break;
             }
-            self.dispatch().await?;
             self.publish_summary();
         }
         self.flush().await?;
@@ -397,7 +398,7 @@ where
             // Reads must see this turn's writes.
             cmd => {
                 self.flush().await?;
-                self.on_read(cmd).await?;
+                self.on_read(cmd).await;
             }
         }
         Ok(())
@@ -428,23 +429,31 @@ where
         }
     }
 
-    async fn on_read(&mut self, cmd: Command<P>) -> Result<(), StoreError> {
+    /// Answers a read. A store failure here fails only this call (the
+    /// caller gets `ServiceError::Store`); the service goes on.
+    async fn on_read(&mut self, cmd: Command<P>) {
         match cmd {
             Command::Status { id, reply } => {
-                let info = self
-                    .store
-                    .get(&id)
-                    .await?
-                    .map(|s| TaskInfo::from_stored(&s));
-                let _ = reply.send(Ok(info));
+                let info = self.store.get(&id).await;
+                let _ = reply.send(
+                    info.map(|s| s.map(|s| TaskInfo::from_stored(&s)))
+                        .map_err(ServiceError::Store),
+                );
             }
             Command::Proof { id, reply } => {
-                let _ = reply.send(Ok(self.store.proof(&id).await?));
+                let _ = reply.send(self.store.proof(&id).await.map_err(ServiceError::Store));
             }
             Command::Subscribe { id, reply } => {
-                let Some(stored) = self.store.get(&id).await? else {
-                    let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-                    return Ok(());
+                let stored = match self.store.get(&id).await {
+                    Ok(Some(stored)) => stored,
+                    Ok(None) => {
+                        let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(ServiceError::Store(e)));
+                        return;
+                    }
                 };
                 let info = TaskInfo::from_stored(&stored);
                 if let (Status::Retrying, Some(at)) = (info.status, stored.record.run_at) {
@@ -461,77 +470,45 @@ where
                 let _ = reply.send(Ok(rx));
             }
             Command::Wait { ids, reply } => {
+                let fetched = match self.store.fetch_many(&ids).await {
+                    Ok(fetched) => fetched,
+                    Err(e) => {
+                        let _ = reply.send(Err(ServiceError::Store(e)));
+                        return;
+                    }
+                };
+                if let Some(pos) = fetched.iter().position(Option::is_none) {
+                    let _ = reply.send(Err(ServiceError::UnknownTask(ids[pos].to_string())));
+                    return;
+                }
                 let mut receivers = Vec::with_capacity(ids.len());
-                let mut registered = Vec::new();
-                for id in ids {
+                for (id, found) in ids.into_iter().zip(fetched) {
                     let (tx, rx) = oneshot::channel();
                     receivers.push(rx);
-                    let Some(stored) = self.store.get(&id).await? else {
-                        self.unregister(registered);
-                        let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-                        return Ok(());
+                    let Some(Fetched { task, proof }) = found else {
+                        continue;
                     };
-                    match self
-                        .final_outcome(&id, &stored.record.meta, stored.record.status)
-                        .await?
-                    {
-                        Some(outcome) => {
+                    match final_outcome(&id, &task.record.meta, task.record.status, proof) {
+                        Ok(Some(outcome)) => {
                             let _ = tx.send(outcome);
                         }
-                        None => {
-                            self.waiters.entry(id.clone()).or_default().push(tx);
-                            registered.push(id);
+                        Ok(None) => self.waiters.entry(id).or_default().push(tx),
+                        Err(e) => {
+                            let _ = reply.send(Err(ServiceError::Store(e)));
+                            return;
                         }
                     }
                 }
                 let _ = reply.send(Ok(receivers));
             }
-            Command::Cancel { id, reply } => self.on_cancel(id, reply).await?,
+            Command::Cancel { id, reply } => self.on_cancel(id, reply).await,
             Command::Submit { .. } | Command::Shutdown { .. } => {
                 unreachable!("handled in on_command")
             }
         }
-        Ok(())
     }
 
-    /// Drops the waiters a failed `wait` call had registered.
-    fn unregister(&mut self, ids: Vec<Id<P>>) {
-        for id in ids {
-            if let Some(list) = self.waiters.get_mut(&id) {
-                list.pop();
-                if list.is_empty() {
-                    self.waiters.remove(&id);
-                }
-            }
-        }
-    }
-
-    async fn final_outcome(
-        &self,
-        id: &Id<P>,
-        meta: &TaskMeta,
-        status: Status,
-    ) -> Result<Option<TaskOutcome<Out<P>>>, StoreError> {
-        Ok(match status {
-            Status::Completed => {
-                let proof = self.store.proof(id).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("completed task {id} has no proof"))
-                })?;
-                Some(TaskOutcome::Completed(proof))
-            }
-            Status::Failed => Some(TaskOutcome::Failed(meta.last_error.clone().unwrap_or_else(
-                || Failure::new(FailureKind::Permanent, "failed without a recorded error"),
-            ))),
-            Status::Cancelled => Some(TaskOutcome::Cancelled),
-            _ => None,
-        })
-    }
-
-    async fn on_cancel(
-        &mut self,
-        id: Id<P>,
-        reply: Reply<CancelOutcome>,
-    ) -> Result<(), StoreError> {
+    async fn on_cancel(&mut self, id: Id<P>, reply: Reply<CancelOutcome>) {
         if let Some(run) = self.running.get_mut(&id) {
             // Also after a shutdown stopped it: the user's cancel wins.
             if run.stop != Some(Stop::User) {
@@ -540,22 +517,34 @@ where
                 debug!(task = %id, "cancelling a running proof");
             }
             let _ = reply.send(Ok(CancelOutcome::Cancelling));
-            return Ok(());
+            return;
         }
-        let Some(stored) = self.store.get(&id).await? else {
-            let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-            return Ok(());
+        let stored = match self.store.get(&id).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(ServiceError::Store(e)));
+                return;
+            }
         };
         let backend = stored.backend;
-        let task =
-            AnyTask::from_record(stored.record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let task = match AnyTask::from_record(stored.record) {
+            Ok(task) => task,
+            Err(e) => {
+                let _ = reply.send(Err(ServiceError::Store(StoreError::Corrupt(e.to_string()))));
+                return;
+            }
+        };
         let from = task.status();
         let cancelled = match task {
             AnyTask::Pending(t) => t.cancel(),
             AnyTask::Retrying(t) => t.cancel(),
             other => {
                 let _ = reply.send(Ok(CancelOutcome::AlreadyFinished(other.status())));
-                return Ok(());
+                return;
             }
         };
         let info = info_of(backend, Status::Cancelled, cancelled.meta());
@@ -569,7 +558,6 @@ where
             info,
             reply,
         });
-        Ok(())
     }
 
     fn on_done(&mut self, done: Done<P>) {
@@ -677,9 +665,10 @@ where
         if let Some(d) = &mut self.draining {
             if info.status == Status::Pending {
                 d.interrupted.push(id.clone());
-            } else {
+            } else if info.status.is_terminal() {
                 d.finished.push((id.clone(), info.status));
             }
+            // A retrying task is neither: it waits in the queue (`queued`).
         }
         let requeued = matches!(write, Write::Requeue { .. });
         self.writes.push(write);
@@ -696,26 +685,114 @@ where
     // ---- commit -------------------------------------------------------------
 
     /// Applies this turn's writes as one group, then acts on what they did.
+    /// Applies this turn's writes as one group, then acts on what they did.
+    /// Used before reads, which must see the turn's writes; claims wait for
+    /// the end of the turn.
     async fn flush(&mut self) -> Result<(), StoreError> {
-        if !self.writes.is_empty() {
+        self.commit(false).await
+    }
+
+    /// Ends a turn: applies its writes and claims work for the worker slots
+    /// they free, in one store commit; then tells everyone what happened and
+    /// starts the claimed proofs.
+    async fn commit(&mut self, claim: bool) -> Result<(), StoreError> {
+        let claims = if claim {
+            self.plan_claims()
+        } else {
+            Vec::new()
+        };
+        if !self.writes.is_empty() || !claims.is_empty() {
             let writes = mem::take(&mut self.writes);
             let effects = mem::take(&mut self.effects);
-            let applied = self.store.apply(writes).await?;
-            if applied.len() != effects.len() {
+            let (applied, claimed) = self.store.commit(writes, claims.clone()).await?;
+            if applied.len() != effects.len() || claimed.len() != claims.len() {
                 return Err(StoreError::Other(format!(
-                    "store answered {} of {} writes",
+                    "store answered {} of {} writes and {} of {} claims",
                     applied.len(),
-                    effects.len()
+                    effects.len(),
+                    claimed.len(),
+                    claims.len()
                 )));
             }
             for (applied, effect) in applied.into_iter().zip(effects) {
                 self.settle(applied, effect);
+            }
+            for (request, claimed) in claims.into_iter().zip(claimed) {
+                self.take_claimed(request, claimed);
             }
         }
         for (results, reply) in self.batches.drain(..) {
             let _ = reply.send(Ok(results));
         }
         Ok(())
+    }
+
+    /// The claims that fill the worker slots (and budget) free once this
+    /// turn's writes are settled.
+    fn plan_claims(&self) -> Vec<ClaimRequest<Bk<P>>> {
+        if self.draining.is_some() {
+            return Vec::new();
+        }
+        let mut freed = BackendMap::<Bk<P>, (usize, u64)>::default();
+        let mut fresh = BackendMap::<Bk<P>, bool>::default();
+        for effect in &self.effects {
+            match effect {
+                Effect::Finished {
+                    info,
+                    weight,
+                    requeued,
+                    ..
+                } => {
+                    freed[info.backend].0 += 1;
+                    freed[info.backend].1 += weight;
+                    fresh[info.backend] |= *requeued;
+                }
+                Effect::Submitted { backend, .. } => fresh[*backend] = true,
+                Effect::CancelledQueued { .. } => {}
+            }
+        }
+        let now = self.clock.now();
+        let lease_until = now.saturating_add(millis(self.config.lease_ttl));
+        let mut claims = Vec::new();
+        for &backend in Bk::<P>::ALL {
+            let cfg = self.config.pools[backend];
+            let pool = &self.pools[backend];
+            let (freed_slots, freed_weight) = freed[backend];
+            let running = pool.running.saturating_sub(freed_slots);
+            let used = pool.weight.saturating_sub(freed_weight);
+            let free = cfg.workers.saturating_sub(running);
+            let due = pool.next_due.is_some_and(|at| at <= now);
+            if free == 0 || !(pool.ready || due || fresh[backend]) {
+                continue;
+            }
+            claims.push(ClaimRequest {
+                backend,
+                max_tasks: free,
+                max_weight: cfg.budget.map_or(u64::MAX, |b| b.saturating_sub(used)),
+                now,
+                lease_until,
+            });
+        }
+        claims
+    }
+
+    /// Starts what a claim handed out and remembers what is left.
+    fn take_claimed(&mut self, request: ClaimRequest<Bk<P>>, claimed: Claimed<Id<P>>) {
+        let backend = request.backend;
+        let pool = &mut self.pools[backend];
+        pool.ready = claimed.more;
+        pool.next_due = claimed.next_due;
+        let counts = &mut self.counts[backend];
+        for _ in 0..claimed.promoted {
+            counts.shift(Status::Retrying, Status::Pending);
+        }
+        if claimed.promoted > 0 {
+            self.tell_promoted(backend, request.now);
+        }
+        self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
+        for (task, weight) in claimed.tasks {
+            self.spawn(backend, task, weight);
+        }
     }
 
     fn settle(&mut self, applied: Applied, effect: Effect<P>) {
@@ -829,51 +906,6 @@ where
 
     // ---- dispatch -----------------------------------------------------------
 
-    /// Fills free worker slots with claimed tasks.
-    async fn dispatch(&mut self) -> Result<(), StoreError> {
-        if self.draining.is_some() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let lease_until = now.saturating_add(millis(self.config.lease_ttl));
-        for &backend in Bk::<P>::ALL {
-            loop {
-                let cfg = self.config.pools[backend];
-                let pool = &self.pools[backend];
-                let free = cfg.workers.saturating_sub(pool.running);
-                let due = pool.next_due.is_some_and(|at| at <= now);
-                if free == 0 || !(pool.ready || due) {
-                    break;
-                }
-                let max_weight = cfg
-                    .budget
-                    .map_or(u64::MAX, |budget| budget.saturating_sub(pool.weight));
-                let claimed = self
-                    .store
-                    .claim(backend, free, max_weight, now, lease_until)
-                    .await?;
-                let pool = &mut self.pools[backend];
-                pool.ready = claimed.more;
-                pool.next_due = claimed.next_due;
-                let counts = &mut self.counts[backend];
-                for _ in 0..claimed.promoted {
-                    counts.shift(Status::Retrying, Status::Pending);
-                }
-                if claimed.promoted > 0 {
-                    self.tell_promoted(backend, now);
-                }
-                self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
-                if claimed.tasks.is_empty() {
-                    break;
-                }
-                for (task, weight) in claimed.tasks {
-                    self.spawn(backend, task, weight);
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Tells the watchers of `backend`'s retrying tasks due by `now` that a
     /// claim made them pending (the claim promotes every due task).
     fn tell_promoted(&mut self, backend: Bk<P>, now: Millis) {
@@ -932,6 +964,27 @@ where
             },
         );
     }
+}
+
+/// The final outcome of a stored task, if it has finished.
+fn final_outcome<I: std::fmt::Display, O>(
+    id: &I,
+    meta: &TaskMeta,
+    status: Status,
+    proof: Option<O>,
+) -> Result<Option<TaskOutcome<O>>, StoreError> {
+    Ok(match status {
+        Status::Completed => {
+            let proof = proof
+                .ok_or_else(|| StoreError::Corrupt(format!("completed task {id} has no proof")))?;
+            Some(TaskOutcome::Completed(proof))
+        }
+        Status::Failed => Some(TaskOutcome::Failed(meta.last_error.clone().unwrap_or_else(
+            || Failure::new(FailureKind::Permanent, "failed without a recorded error"),
+        ))),
+        Status::Cancelled => Some(TaskOutcome::Cancelled),
+        _ => None,
+    })
 }
 
 fn info_of<B: Backend>(backend: B, status: Status, meta: &TaskMeta) -> TaskInfo<B> {

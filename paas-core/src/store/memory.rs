@@ -4,7 +4,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Applied, Claimed, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Write};
+use super::{
+    Applied, ClaimRequest, Claimed, Committed, FetchedMany, Recovery, StatusCounts, StoreError,
+    StoredTask, TaskStore, Write,
+};
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
@@ -383,6 +386,18 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
 
     fn proof(&self, id: &I) -> impl Future<Output = Result<Option<O>, StoreError>> + Send {
         (**self).proof(id)
+    }
+
+    fn fetch_many(&self, ids: &[I]) -> impl Future<Output = FetchedMany<I, B, O>> + Send {
+        (**self).fetch_many(ids)
+    }
+
+    fn commit(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+        claims: Vec<ClaimRequest<B>>,
+    ) -> impl Future<Output = Result<Committed<I>, StoreError>> + Send {
+        (**self).commit(writes, claims)
     }
 
     fn counts(
