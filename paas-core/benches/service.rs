@@ -298,6 +298,18 @@ struct Row {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--profile-overhead N`: only the service side of the overhead benchmark
+    // (for a profiler), then exit.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--profile-overhead") {
+        let n = args
+            .get(pos + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100_000);
+        let tp = block_on(service_run(n, 64, Work::Noop));
+        println!("{n} no-op tasks: {tp:.0} tasks/s");
+        return;
+    }
     let scale = |full: u64, small: u64| if quick { small } else { full };
     let mut rows = Vec::new();
 
@@ -333,8 +345,9 @@ fn main() {
     });
 
     // 2: utilization.
-    let d = Duration::from_millis(if quick { 2 } else { 10 });
-    let n = scale(400, 40);
+    // Long enough that tokio's 1 ms timer granularity is not what is measured.
+    let d = Duration::from_millis(if quick { 2 } else { 50 });
+    let n = scale(200, 40);
     let (sleep_span, sleep_ideal) = block_on(utilization(n, 4, Work::Sleep(d), d));
     let (spin_span, spin_ideal) = block_on(utilization(n / 2, 2, Work::Spin(d), d));
     let sleep_eff = sleep_ideal.as_secs_f64() / sleep_span.as_secs_f64();

@@ -6,7 +6,6 @@
 //! watchers and submitters (only now, when the writes are recorded), and
 //! finally hand free worker slots new work.
 
-use std::collections::HashMap;
 use std::mem;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, warn};
 
+use crate::FastMap;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
     AfterFailure, AnyTask, Failure, FailureKind, Millis, Proving, Status, Task, TaskMeta,
@@ -142,18 +142,20 @@ struct Actor<P: Prover, S> {
     done_tx: mpsc::UnboundedSender<Done<P>>,
     done_rx: mpsc::UnboundedReceiver<Done<P>>,
     pools: BackendMap<Bk<P>, Pool>,
-    running: HashMap<Id<P>, Running<P>>,
-    waiters: HashMap<Id<P>, Vec<Waiter<P>>>,
-    watchers: HashMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
+    running: FastMap<Id<P>, Running<P>>,
+    waiters: FastMap<Id<P>, Vec<Waiter<P>>>,
+    watchers: FastMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
     /// When each watched retrying task becomes due: a claim that promotes it
     /// to pending tells its watchers, even if no worker takes it yet.
-    watched_due: HashMap<Id<P>, Millis>,
+    watched_due: FastMap<Id<P>, Millis>,
     counts: BackendMap<Bk<P>, StatusCounts>,
     counts_dirty: bool,
     summary: watch::Sender<BackendMap<Bk<P>, StatusCounts>>,
     /// Unfinished tasks above the queue capacity (after a recovery): permits
     /// freed by finishing tasks pay this off before they reach the semaphore.
     debt: BackendMap<Bk<P>, usize>,
+    /// Queue room freed this turn, not yet given back.
+    releasing: BackendMap<Bk<P>, usize>,
     tracker: TaskTracker,
     root: CancellationToken,
     draining: Option<Draining<Id<P>>>,
@@ -215,14 +217,15 @@ where
         done_tx,
         done_rx,
         pools,
-        running: HashMap::new(),
-        waiters: HashMap::new(),
-        watchers: HashMap::new(),
-        watched_due: HashMap::new(),
+        running: FastMap::default(),
+        waiters: FastMap::default(),
+        watchers: FastMap::default(),
+        watched_due: FastMap::default(),
         counts,
         counts_dirty: false,
         summary,
         debt,
+        releasing: BackendMap::default(),
         tracker: TaskTracker::new(),
         root: CancellationToken::new(),
         draining: None,
@@ -409,6 +412,7 @@ where
             for t in &tasks {
                 self.release(t.backend, 1);
             }
+            self.give_back_room();
             let _ = reply.send(Err(ServiceError::ShuttingDown));
             return;
         }
@@ -420,6 +424,7 @@ where
             weight,
         } in tasks
         {
+            debug!(task = %task.id(), backend = backend.name(), weight, "submitted");
             self.writes.push(Write::Insert {
                 task,
                 backend,
@@ -721,6 +726,7 @@ where
                 self.take_claimed(request, claimed);
             }
         }
+        self.give_back_room();
         for (results, reply) in self.batches.drain(..) {
             let _ = reply.send(Ok(results));
         }
@@ -858,6 +864,7 @@ where
                     )))));
                     return;
                 }
+                debug!(task = %id, backend = info.backend.name(), %from, "cancelled while queued");
                 self.counts[info.backend].shift(from, Status::Cancelled);
                 self.counts_dirty = true;
                 let _ = reply.send(Ok(CancelOutcome::Cancelled));
@@ -889,12 +896,22 @@ where
     }
 
     /// Gives `n` units of queue room back to submitters of `backend`.
+    /// Collected per turn and handed to the semaphore at once
+    /// ([`give_back_room`](Self::give_back_room)): one lock per backend per
+    /// turn instead of one per task.
     fn release(&mut self, backend: Bk<P>, n: usize) {
         let debt = &mut self.debt[backend];
         let paid = (*debt).min(n);
         *debt -= paid;
-        if n > paid {
-            self.shared.admission[backend].add_permits(n - paid);
+        self.releasing[backend] += n - paid;
+    }
+
+    /// Adds the queue room freed this turn to the admission semaphores.
+    fn give_back_room(&mut self) {
+        for (backend, n) in self.releasing.iter_mut() {
+            if *n > 0 {
+                self.shared.admission[backend].add_permits(mem::take(n));
+            }
         }
     }
 
@@ -940,7 +957,7 @@ where
         let done_id = id.clone();
         self.tracker.spawn(
             async move {
-                debug!("proving");
+                debug!(status = "proving", "attempt started");
                 let ending = worker::run_attempt(prover, ctx, limit, grace).await;
                 let _ = done.send(Done {
                     id: done_id,

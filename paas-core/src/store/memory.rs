@@ -1,20 +1,20 @@
 //! [`MemoryStore`]: task records and proofs in memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     Applied, ClaimRequest, Claimed, Committed, FetchedMany, Recovery, StatusCounts, StoreError,
     StoredTask, TaskStore, Write,
 };
-use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
     AfterFailure, AnyTask, Failure, FailureKind, Millis, Status, TaskMeta, TaskRecord,
 };
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
+use crate::{FastMap, RetryPolicy};
 
 /// Keeps task records and proofs in memory: fast, and gone with the process.
 ///
@@ -50,7 +50,7 @@ struct Entry<B, O> {
 }
 
 struct Inner<I, B, O> {
-    tasks: HashMap<I, Entry<B, O>>,
+    tasks: FastMap<I, Entry<B, O>>,
     /// Pending tasks per backend by (priority desc, submission order).
     ready: BackendMap<B, BTreeMap<(Reverse<i32>, u64), I>>,
     /// Retrying tasks per backend by (due time, submission order).
@@ -77,7 +77,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> MemoryStore<I, B, O> {
     pub fn new() -> Self {
         Self {
             inner: Mutex::new(Inner {
-                tasks: HashMap::new(),
+                tasks: FastMap::default(),
                 ready: BackendMap::default(),
                 delayed: BackendMap::default(),
                 next_seq: 0,
