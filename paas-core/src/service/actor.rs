@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, warn};
 
+use std::collections::hash_map::Entry;
+
 use crate::FastMap;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
@@ -86,6 +88,33 @@ struct Running<P: Prover> {
 
 type Waiter<P> = oneshot::Sender<TaskOutcome<Out<P>>>;
 
+/// The waiters of one task: nearly always one, which then needs no `Vec`.
+enum Waiting<W> {
+    One(W),
+    Many(Vec<W>),
+}
+
+impl<W> Waiting<W> {
+    fn push(&mut self, w: W) {
+        match self {
+            Waiting::Many(list) => list.push(w),
+            Waiting::One(_) => {
+                let Waiting::One(first) = std::mem::replace(self, Waiting::Many(Vec::new())) else {
+                    return;
+                };
+                *self = Waiting::Many(vec![first, w]);
+            }
+        }
+    }
+
+    fn for_each(self, mut f: impl FnMut(W)) {
+        match self {
+            Waiting::One(w) => f(w),
+            Waiting::Many(list) => list.into_iter().for_each(f),
+        }
+    }
+}
+
 struct Done<P: Prover> {
     id: Id<P>,
     epoch: u64,
@@ -143,7 +172,7 @@ struct Actor<P: Prover, S> {
     done_rx: mpsc::UnboundedReceiver<Done<P>>,
     pools: BackendMap<Bk<P>, Pool>,
     running: FastMap<Id<P>, Running<P>>,
-    waiters: FastMap<Id<P>, Vec<Waiter<P>>>,
+    waiters: FastMap<Id<P>, Waiting<Waiter<P>>>,
     watchers: FastMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
     /// When each watched retrying task becomes due: a claim that promotes it
     /// to pending tells its watchers, even if no worker takes it yet.
@@ -157,7 +186,6 @@ struct Actor<P: Prover, S> {
     /// Queue room freed this turn, not yet given back.
     releasing: BackendMap<Bk<P>, usize>,
     tracker: TaskTracker,
-    root: CancellationToken,
     draining: Option<Draining<Id<P>>>,
     writes: Vec<Write<Id<P>, Bk<P>, Out<P>>>,
     effects: Vec<Effect<P>>,
@@ -227,7 +255,6 @@ where
         debt,
         releasing: BackendMap::default(),
         tracker: TaskTracker::new(),
-        root: CancellationToken::new(),
         draining: None,
         writes: Vec::new(),
         effects: Vec::new(),
@@ -263,7 +290,9 @@ where
             let _ = self.shared.crash.set(reason);
         }
         self.shared.accepting.store(false, Ordering::Release);
-        self.root.cancel();
+        for run in self.running.values() {
+            run.token.cancel();
+        }
         for (_, sem) in self.shared.admission.iter() {
             sem.close();
         }
@@ -497,7 +526,12 @@ where
                         Ok(Some(outcome)) => {
                             let _ = tx.send(outcome);
                         }
-                        Ok(None) => self.waiters.entry(id).or_default().push(tx),
+                        Ok(None) => match self.waiters.entry(id) {
+                            Entry::Vacant(slot) => {
+                                slot.insert(Waiting::One(tx));
+                            }
+                            Entry::Occupied(mut slot) => slot.get_mut().push(tx),
+                        },
                         Err(e) => {
                             let _ = reply.send(Err(ServiceError::Store(e)));
                             return;
@@ -879,12 +913,12 @@ where
         let backend = info.backend;
         if terminal {
             self.release(backend, 1);
-            if let Some(list) = self.waiters.remove(&id)
+            if let Some(waiting) = self.waiters.remove(&id)
                 && let Some(outcome) = outcome
             {
-                for tx in list {
+                waiting.for_each(|tx| {
                     let _ = tx.send(outcome.clone());
-                }
+                });
             }
             self.watched_due.remove(&id);
             if let Some(tx) = self.watchers.remove(&id) {
@@ -947,7 +981,7 @@ where
         let id = task.id().clone();
         let epoch = task.epoch();
         let attempt = task.attempts();
-        let token = self.root.child_token();
+        let token = CancellationToken::new();
         let limit = self.config.timeouts[backend];
         let ctx = ProveContext::new(id.clone(), attempt, token.clone(), worker::deadline(limit));
         let span = tracing::info_span!("prove", task = %id, backend = backend.name(), attempt);
