@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    Applied, ClaimRequest, Claimed, Committed, FetchedMany, Recovery, StatusCounts, StoreError,
-    StoredTask, TaskStore, Write,
+    Applied, ClaimRequest, Claimed, Committed, Fetched, FetchedMany, Recovery, StatusCounts,
+    StoreError, StoredTask, TaskStore, Write,
 };
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
@@ -312,6 +312,23 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
 
     async fn proof(&self, id: &I) -> Result<Option<O>, StoreError> {
         Ok(self.lock().tasks.get(id).and_then(|e| e.output.clone()))
+    }
+
+    async fn fetch_many(&self, ids: &[I]) -> FetchedMany<I, B, O> {
+        let inner = self.lock();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                inner.tasks.get(id).map(|e| Fetched {
+                    task: StoredTask {
+                        record: e.record(id),
+                        backend: e.backend,
+                        weight: e.weight,
+                    },
+                    proof: e.output.clone(),
+                })
+            })
+            .collect())
     }
 
     async fn counts(&self) -> Result<BackendMap<B, StatusCounts>, StoreError> {
