@@ -107,7 +107,16 @@ fn pools(workers: usize) -> paas_core::BackendMap<Lane, PoolConfig> {
 
 /// Runs `n` tasks through the service (in memory) and returns tasks/s.
 async fn service_run(n: u64, workers: usize, work: Work) -> f64 {
-    let handle = Service::builder(Bench(work))
+    drive(Service::builder(Bench(work)), n, workers).await
+}
+
+/// Submits `n` tasks in batches, waits for all, and returns tasks/s.
+async fn drive<S: paas_core::store::TaskStore<Job, Lane, ()>>(
+    builder: paas_core::service::ServiceBuilder<Bench, S>,
+    n: u64,
+    workers: usize,
+) -> f64 {
+    let handle = builder
         .pools(pools(workers))
         .queue_capacity(usize::try_from(n).unwrap_or(usize::MAX).max(1))
         .start()
@@ -155,27 +164,10 @@ async fn baseline_run(n: u64, workers: usize, work: Work) -> f64 {
 async fn sqlite_run(n: u64, workers: usize) -> f64 {
     let dir = tempdir();
     let store: SqliteStore<Job, Lane, ()> = SqliteStore::open(dir.join("bench.db")).expect("open");
-    let handle = Service::builder(Bench(Work::Noop))
-        .store(store)
-        .pools(pools(workers))
-        .queue_capacity(usize::try_from(n).unwrap_or(usize::MAX))
-        .start()
-        .await
-        .expect("start");
-    let ids: Vec<Job> = (0..n).map(Job).collect();
-    let start = Instant::now();
-    for chunk in ids.chunks(65_536) {
-        handle.submit_many(chunk.to_vec()).await.expect("submit");
-    }
-    let outcomes = handle.wait_all(ids).await.expect("wait");
-    let secs = start.elapsed().as_secs_f64();
-    assert!(outcomes.iter().all(TaskOutcome::is_completed));
-    handle
-        .shutdown(Duration::from_secs(5))
-        .await
-        .expect("shutdown");
+    let tasks_per_second =
+        drive(Service::builder(Bench(Work::Noop)).store(store), n, workers).await;
     let _ = std::fs::remove_dir_all(&dir);
-    n as f64 / secs
+    tasks_per_second
 }
 
 fn tempdir() -> PathBuf {
