@@ -540,6 +540,19 @@ where
                 }
                 let _ = reply.send(Ok(receivers));
             }
+            Command::Lookup { ids, reply } => {
+                let found = self
+                    .store
+                    .fetch_many(&ids)
+                    .await
+                    .map_err(ServiceError::Store);
+                let _ = reply.send(found.map(|found| {
+                    found
+                        .into_iter()
+                        .map(|f| f.map(|f| f.task.record.status))
+                        .collect()
+                }));
+            }
             Command::Cancel { id, reply } => self.on_cancel(id, reply).await,
             Command::Submit { .. } | Command::Shutdown { .. } => {
                 unreachable!("handled in on_command")
