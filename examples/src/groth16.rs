@@ -55,8 +55,8 @@ pub const INPUT_LEN: usize = 32;
 
 /// The proving backends: here one curve, with its worker pool.
 ///
-/// A Groth16 proof over this small circuit takes one core for a few
-/// milliseconds; two workers keep both cores of a small machine busy. Add a
+/// A Groth16 proof takes one core here (arkworks is built without its rayon
+/// parallelism), so two workers keep both cores of a small machine busy. Add a
 /// variant (say `Bls12_381`) to route statements to another curve with a pool
 /// of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
@@ -163,8 +163,9 @@ impl ConstraintSynthesizer<Fr> for PreimageCircuit {
         let image = cs.new_input_variable(|| self.image.ok_or_else(missing))?;
         let x = cs.new_witness_variable(|| self.preimage.ok_or_else(missing))?;
 
-        // A witness variable with its value (None while setting up), and a
-        // constraint a * b = product.
+        // A wire is a linear combination and its value (None while setting
+        // up). Multiplying two wires makes a witness variable for the product
+        // and the one constraint a * b = product.
         let mul = |a: (LinearCombination<Fr>, Option<Fr>),
                    b: (LinearCombination<Fr>, Option<Fr>)|
          -> Result<(LinearCombination<Fr>, Option<Fr>), SynthesisError> {

@@ -2,10 +2,9 @@
 //! service with no change to paas-core.
 //!
 //! Sets up Groth16 keys (BN254, arkworks) for the circuit "I know a secret
-//! whose MiMC hash is `y`", starts the service with the
-//! [`Groth16Prover`](paas_examples::groth16::Groth16Prover), submits the
-//! statements, waits for all of them, then checks every proof the way a
-//! client would: from its bytes, against the verifying key and the public
+//! whose MiMC hash is `y`", starts the service with the [`Groth16Prover`],
+//! submits the statements, waits for all of them, then checks every proof the
+//! way a client would: from its bytes, against the verifying key and the public
 //! input it expects, and once more against a tampered input, which must fail.
 //! Prints a summary; exits non-zero when a proof does not verify, a tampered
 //! input verifies, or a statement fails that should not.
