@@ -486,3 +486,57 @@ async fn submits_cancels_and_waits_racing_a_shutdown_never_hang() {
     assert!(handle.is_stopped());
     assert_eq!(handle.status(1).await, Err(ServiceError::Stopped));
 }
+
+#[tokio::test(start_paused = true)]
+async fn resubmitting_known_ids_needs_no_queue_room() {
+    for overflow in [Overflow::Reject, Overflow::Wait] {
+        let prover = TestProver::new();
+        let probe = prover.probe();
+        let gate = Gate::new();
+        prover.set(1, Behaviour::Gated(gate.clone()));
+        prover.set(2, Behaviour::Gated(gate.clone()));
+        let handle = Service::builder(prover.clone())
+            .pools(pools(PoolConfig::new(1), PoolConfig::new(1)))
+            .queue_capacity(2)
+            .overflow(overflow)
+            .start()
+            .await
+            .expect("starts");
+        handle.submit_many([1, 2]).await.expect("accepted");
+        within(probe.wait_started(1)).await;
+        // The queue is full, yet a resubmit is answered at once.
+        assert_eq!(
+            within(handle.submit_many([2, 1])).await,
+            Ok(vec![
+                Submitted::Existing(Status::Pending),
+                Submitted::Existing(Status::Proving)
+            ]),
+            "{overflow:?}"
+        );
+        // A batch mixing known and new ids still needs room for the new one.
+        if overflow == Overflow::Reject {
+            assert_eq!(
+                handle.submit_many([1, 3]).await,
+                Err(ServiceError::QueueFull {
+                    backend: "fast",
+                    capacity: 2
+                })
+            );
+        }
+        gate.open();
+        assert!(
+            within(handle.wait_all([1, 2]))
+                .await
+                .expect("wait")
+                .iter()
+                .all(TaskOutcome::is_completed)
+        );
+        assert_eq!(
+            within(handle.submit_many([1, 3])).await,
+            Ok(vec![
+                Submitted::Existing(Status::Completed),
+                Submitted::Accepted
+            ])
+        );
+    }
+}

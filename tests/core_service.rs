@@ -733,6 +733,52 @@ async fn subscribe_sees_retries() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_watch_sees_a_retry_become_pending_while_the_pool_is_busy() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    let gate = Gate::new();
+    prover.set(1, Behaviour::Transient(1));
+    prover.set(2, Behaviour::Transient(1));
+    prover.set(3, Behaviour::Gated(gate.clone()));
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .retry(policy(3, SEC, SEC))
+        .start()
+        .await
+        .expect("starts");
+
+    // 1 and 2 fail once and wait 1 s to retry; 3 then takes a worker.
+    let batch = [Submission::new(1).priority(10), Submission::new(2)];
+    handle.submit_many(batch).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    prover.set(1, Behaviour::Gated(gate.clone()));
+    let mut rx = handle.subscribe(2).await.expect("subscribed");
+    within(rx.wait_for(|i| i.status == Status::Retrying))
+        .await
+        .expect("retrying");
+    handle.submit(3).await.expect("accepted");
+    within(probe.wait_started(3)).await;
+
+    // Both become due; the one free worker takes 1 (higher priority); 2 waits.
+    tokio::time::sleep(SEC).await;
+    settle(20).await;
+    within(probe.wait_started(4)).await;
+    let stored = handle.status(2).await.expect("status").expect("known");
+    assert_eq!(stored.status, Status::Pending);
+    assert_eq!(
+        rx.borrow_and_update().status,
+        Status::Pending,
+        "the watch agrees with the store"
+    );
+    assert_eq!(probe.calls(2), 1);
+
+    gate.open();
+    within(rx.wait_for(|i| i.status == Status::Completed))
+        .await
+        .expect("completed");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_summary_counts_tasks_by_backend_and_status() {
     let prover = TestProver::new();
     let probe = prover.probe();

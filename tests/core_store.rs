@@ -39,6 +39,8 @@ struct FailingStore {
     inner: Store,
     applies: AtomicUsize,
     fail_from: usize,
+    /// While set, every read (`get`, `proof`) fails.
+    fail_reads: std::sync::atomic::AtomicBool,
 }
 
 const REASON: &str = "the disk is on fire";
@@ -49,6 +51,7 @@ impl FailingStore {
             inner: Store::new(),
             applies: AtomicUsize::new(0),
             fail_from,
+            fail_reads: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -78,10 +81,16 @@ impl TaskStore<u64, Lane, String> for FailingStore {
     }
 
     async fn get(&self, id: &u64) -> Result<Option<StoredTask<u64, Lane>>, StoreError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(REASON.into()));
+        }
         self.inner.get(id).await
     }
 
     async fn proof(&self, id: &u64) -> Result<Option<String>, StoreError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(REASON.into()));
+        }
         self.inner.proof(id).await
     }
 
@@ -99,6 +108,38 @@ impl TaskStore<u64, Lane, String> for FailingStore {
 }
 
 // ---- 14. a dead service ---------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_read_fails_that_call_only() {
+    let store = Arc::new(FailingStore::new(usize::MAX));
+    let handle = Service::builder(TestProver::new())
+        .store(store.clone())
+        .start()
+        .await
+        .expect("starts");
+    assert_eq!(within(handle.execute(1)).await, Ok(proof_of(1)));
+    store.fail_reads.store(true, Ordering::SeqCst);
+    let is_store_error = |r: Result<_, ServiceError>| matches!(r, Err(ServiceError::Store(StoreError::Unavailable(m))) if m == REASON);
+    assert!(is_store_error(within(handle.status(1)).await.map(|_| ())));
+    assert!(is_store_error(within(handle.wait(1)).await.map(|_| ())));
+    assert!(is_store_error(
+        within(handle.get_proof(1)).await.map(|_| ())
+    ));
+    assert!(is_store_error(
+        within(handle.subscribe(1)).await.map(|_| ())
+    ));
+    assert!(is_store_error(within(handle.cancel(1)).await.map(|_| ())));
+    assert!(
+        !handle.is_stopped(),
+        "a failed read does not stop the service"
+    );
+    store.fail_reads.store(false, Ordering::SeqCst);
+    assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
+    assert_eq!(
+        within(handle.wait(1)).await,
+        Ok(TaskOutcome::Completed(proof_of(1)))
+    );
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_store_failure_crashes_the_service_and_every_call_says_why() {

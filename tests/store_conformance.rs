@@ -1,40 +1,19 @@
 //! One conformance suite that every `TaskStore` must pass, run against the
 //! in-memory store and the SQLite store (and, later, PostgreSQL).
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use paas_core::lifecycle::{AfterFailure, Failure, FailureKind, Proving};
 use paas_core::store::{Applied, MemoryStore, SqliteStore, StoreError, TaskStore, Write};
-use paas_core::{Backend, BackendMap, PoolConfig, ProveError, RetryPolicy, Status, Task};
+use paas_core::{Backend, ProveError, RetryPolicy, Status, Task};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 enum Lane {
+    #[paas(workers = 1, name = "cpu")]
     Cpu,
+    #[paas(workers = 1, name = "gpu")]
     Gpu,
-}
-
-impl fmt::Display for Lane {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Backend for Lane {
-    const ALL: &'static [Self] = &[Lane::Cpu, Lane::Gpu];
-    type Pools = BackendMap<Lane, PoolConfig>;
-
-    fn name(self) -> &'static str {
-        match self {
-            Lane::Cpu => "cpu",
-            Lane::Gpu => "gpu",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
 }
 
 type Proof = Vec<u8>;

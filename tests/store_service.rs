@@ -1,7 +1,6 @@
 //! The service on the SQLite store: what it reports is on disk, and a new
 //! service on the same file resumes where the last one stopped.
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,30 +9,14 @@ use std::time::Duration;
 use paas_core::service::TaskOutcome;
 use paas_core::store::{SqliteStore, TaskStore, Write};
 use paas_core::{
-    Backend, BackendMap, PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, RouteTo,
-    Service, Status, Task,
+    Backend, PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, RouteTo, Service, Status,
+    Task,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 enum Lane {
+    #[paas(workers = 1, name = "cpu")]
     Cpu,
-}
-
-impl fmt::Display for Lane {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cpu")
-    }
-}
-
-impl Backend for Lane {
-    const ALL: &'static [Self] = &[Lane::Cpu];
-    type Pools = BackendMap<Lane, PoolConfig>;
-    fn name(self) -> &'static str {
-        "cpu"
-    }
-    fn index(self) -> usize {
-        0
-    }
 }
 
 impl RouteTo<Lane> for u64 {

@@ -1,33 +1,16 @@
 //! Bad database files and folders give a clear, typed error when the store
 //! opens, and nothing in them is overwritten.
 
-use std::fmt;
 use std::path::Path;
 use std::process::Command;
 
+use paas_core::Backend;
 use paas_core::store::{OpenError, SqliteStore};
-use paas_core::{Backend, BackendMap, PoolConfig};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 enum Lane {
+    #[paas(workers = 1, name = "cpu")]
     Cpu,
-}
-
-impl fmt::Display for Lane {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cpu")
-    }
-}
-
-impl Backend for Lane {
-    const ALL: &'static [Self] = &[Lane::Cpu];
-    type Pools = BackendMap<Lane, PoolConfig>;
-    fn name(self) -> &'static str {
-        "cpu"
-    }
-    fn index(self) -> usize {
-        0
-    }
 }
 
 type Store = SqliteStore<u64, Lane, Vec<u8>>;

@@ -2,7 +2,10 @@
 //!
 //! [`ChainContext`] serves checkpoint inputs of a generated chain to a
 //! [`ZkVmProver`](paas_zkvm::ZkVmProver): the part of a zkVM prover a user
-//! writes.
+//! writes. [`groth16`] plugs a Groth16 prover (arkworks) into the service:
+//! a proof system that is not a zkVM.
+
+pub mod groth16;
 
 use paas_zkvm::programs::{Chain, Checkpoint, CheckpointInput};
 use paas_zkvm::{InputError, ProofContext, ZkVmTaskId};

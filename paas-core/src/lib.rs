@@ -17,6 +17,10 @@
 #[allow(unused_extern_crates)]
 extern crate self as paas_core;
 
+/// Hash maps keyed by task ids: foldhash is several times faster than SipHash
+/// and still seeded per process.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub mod backend;
 pub mod key;
 pub mod lifecycle;

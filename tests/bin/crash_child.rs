@@ -10,36 +10,18 @@
 #[path = "crash_common.rs"]
 mod crash_common;
 
-use std::fmt;
 use std::io::Write as _;
 use std::time::Duration;
 
 use paas_core::store::SqliteStore;
 use paas_core::{
-    Backend, BackendMap, PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, RouteTo,
-    Service,
+    Backend, PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, RouteTo, Service,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 enum Lane {
+    #[paas(workers = 1, name = "cpu")]
     Cpu,
-}
-
-impl fmt::Display for Lane {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cpu")
-    }
-}
-
-impl Backend for Lane {
-    const ALL: &'static [Self] = &[Lane::Cpu];
-    type Pools = BackendMap<Lane, PoolConfig>;
-    fn name(self) -> &'static str {
-        "cpu"
-    }
-    fn index(self) -> usize {
-        0
-    }
 }
 
 impl RouteTo<Lane> for u64 {

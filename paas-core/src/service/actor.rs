@@ -6,7 +6,6 @@
 //! watchers and submitters (only now, when the writes are recorded), and
 //! finally hand free worker slots new work.
 
-use std::collections::HashMap;
 use std::mem;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -21,12 +20,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, warn};
 
+use std::collections::hash_map::Entry;
+
+use crate::FastMap;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
     AfterFailure, AnyTask, Failure, FailureKind, Millis, Proving, Status, Task, TaskMeta,
 };
 use crate::prover::{ProveContext, Prover};
-use crate::store::{Applied, StatusCounts, StoreError, TaskStore, Write};
+use crate::store::{
+    Applied, ClaimRequest, Claimed, Fetched, StatusCounts, StoreError, TaskStore, Write,
+};
 
 use super::builder::{ServiceConfig, StartError};
 use super::handle::{Bk, Command, Id, NewTask, Out, ProverHandle, Reply, Shared};
@@ -84,6 +88,33 @@ struct Running<P: Prover> {
 
 type Waiter<P> = oneshot::Sender<TaskOutcome<Out<P>>>;
 
+/// The waiters of one task: nearly always one, which then needs no `Vec`.
+enum Waiting<W> {
+    One(W),
+    Many(Vec<W>),
+}
+
+impl<W> Waiting<W> {
+    fn push(&mut self, w: W) {
+        match self {
+            Waiting::Many(list) => list.push(w),
+            Waiting::One(_) => {
+                let Waiting::One(first) = std::mem::replace(self, Waiting::Many(Vec::new())) else {
+                    return;
+                };
+                *self = Waiting::Many(vec![first, w]);
+            }
+        }
+    }
+
+    fn for_each(self, mut f: impl FnMut(W)) {
+        match self {
+            Waiting::One(w) => f(w),
+            Waiting::Many(list) => list.into_iter().for_each(f),
+        }
+    }
+}
+
 struct Done<P: Prover> {
     id: Id<P>,
     epoch: u64,
@@ -140,17 +171,21 @@ struct Actor<P: Prover, S> {
     done_tx: mpsc::UnboundedSender<Done<P>>,
     done_rx: mpsc::UnboundedReceiver<Done<P>>,
     pools: BackendMap<Bk<P>, Pool>,
-    running: HashMap<Id<P>, Running<P>>,
-    waiters: HashMap<Id<P>, Vec<Waiter<P>>>,
-    watchers: HashMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
+    running: FastMap<Id<P>, Running<P>>,
+    waiters: FastMap<Id<P>, Waiting<Waiter<P>>>,
+    watchers: FastMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
+    /// When each watched retrying task becomes due: a claim that promotes it
+    /// to pending tells its watchers, even if no worker takes it yet.
+    watched_due: FastMap<Id<P>, Millis>,
     counts: BackendMap<Bk<P>, StatusCounts>,
     counts_dirty: bool,
     summary: watch::Sender<BackendMap<Bk<P>, StatusCounts>>,
     /// Unfinished tasks above the queue capacity (after a recovery): permits
     /// freed by finishing tasks pay this off before they reach the semaphore.
     debt: BackendMap<Bk<P>, usize>,
+    /// Queue room freed this turn, not yet given back.
+    releasing: BackendMap<Bk<P>, usize>,
     tracker: TaskTracker,
-    root: CancellationToken,
     draining: Option<Draining<Id<P>>>,
     writes: Vec<Write<Id<P>, Bk<P>, Out<P>>>,
     effects: Vec<Effect<P>>,
@@ -210,15 +245,16 @@ where
         done_tx,
         done_rx,
         pools,
-        running: HashMap::new(),
-        waiters: HashMap::new(),
-        watchers: HashMap::new(),
+        running: FastMap::default(),
+        waiters: FastMap::default(),
+        watchers: FastMap::default(),
+        watched_due: FastMap::default(),
         counts,
         counts_dirty: false,
         summary,
         debt,
+        releasing: BackendMap::default(),
         tracker: TaskTracker::new(),
-        root: CancellationToken::new(),
         draining: None,
         writes: Vec::new(),
         effects: Vec::new(),
@@ -254,7 +290,9 @@ where
             let _ = self.shared.crash.set(reason);
         }
         self.shared.accepting.store(false, Ordering::Release);
-        self.root.cancel();
+        for run in self.running.values() {
+            run.token.cancel();
+        }
         for (_, sem) in self.shared.admission.iter() {
             sem.close();
         }
@@ -264,7 +302,7 @@ where
     }
 
     async fn run(&mut self) -> Result<(), StoreError> {
-        self.dispatch().await?;
+        self.commit(true).await?;
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -292,12 +330,11 @@ where
                     Err(TryRecvError::Empty) => break,
                 }
             }
-            self.flush().await?;
+            self.commit(true).await?;
             self.stop_running_past_deadline();
             if self.finished() {
                 break;
             }
-            self.dispatch().await?;
             self.publish_summary();
         }
         self.flush().await?;
@@ -393,7 +430,7 @@ where
             // Reads must see this turn's writes.
             cmd => {
                 self.flush().await?;
-                self.on_read(cmd).await?;
+                self.on_read(cmd).await;
             }
         }
         Ok(())
@@ -404,6 +441,7 @@ where
             for t in &tasks {
                 self.release(t.backend, 1);
             }
+            self.give_back_room();
             let _ = reply.send(Err(ServiceError::ShuttingDown));
             return;
         }
@@ -415,6 +453,7 @@ where
             weight,
         } in tasks
         {
+            debug!(task = %task.id(), backend = backend.name(), weight, "submitted");
             self.writes.push(Write::Insert {
                 task,
                 backend,
@@ -424,25 +463,36 @@ where
         }
     }
 
-    async fn on_read(&mut self, cmd: Command<P>) -> Result<(), StoreError> {
+    /// Answers a read. A store failure here fails only this call (the
+    /// caller gets `ServiceError::Store`); the service goes on.
+    async fn on_read(&mut self, cmd: Command<P>) {
         match cmd {
             Command::Status { id, reply } => {
-                let info = self
-                    .store
-                    .get(&id)
-                    .await?
-                    .map(|s| TaskInfo::from_stored(&s));
-                let _ = reply.send(Ok(info));
+                let info = self.store.get(&id).await;
+                let _ = reply.send(
+                    info.map(|s| s.map(|s| TaskInfo::from_stored(&s)))
+                        .map_err(ServiceError::Store),
+                );
             }
             Command::Proof { id, reply } => {
-                let _ = reply.send(Ok(self.store.proof(&id).await?));
+                let _ = reply.send(self.store.proof(&id).await.map_err(ServiceError::Store));
             }
             Command::Subscribe { id, reply } => {
-                let Some(stored) = self.store.get(&id).await? else {
-                    let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-                    return Ok(());
+                let stored = match self.store.get(&id).await {
+                    Ok(Some(stored)) => stored,
+                    Ok(None) => {
+                        let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(ServiceError::Store(e)));
+                        return;
+                    }
                 };
                 let info = TaskInfo::from_stored(&stored);
+                if let (Status::Retrying, Some(at)) = (info.status, stored.record.run_at) {
+                    self.watched_due.insert(id.clone(), at);
+                }
                 let rx = if info.status.is_terminal() {
                     watch::channel(info).1
                 } else {
@@ -454,77 +504,63 @@ where
                 let _ = reply.send(Ok(rx));
             }
             Command::Wait { ids, reply } => {
+                let fetched = match self.store.fetch_many(&ids).await {
+                    Ok(fetched) => fetched,
+                    Err(e) => {
+                        let _ = reply.send(Err(ServiceError::Store(e)));
+                        return;
+                    }
+                };
+                if let Some(pos) = fetched.iter().position(Option::is_none) {
+                    let _ = reply.send(Err(ServiceError::UnknownTask(ids[pos].to_string())));
+                    return;
+                }
                 let mut receivers = Vec::with_capacity(ids.len());
-                let mut registered = Vec::new();
-                for id in ids {
+                for (id, found) in ids.into_iter().zip(fetched) {
                     let (tx, rx) = oneshot::channel();
                     receivers.push(rx);
-                    let Some(stored) = self.store.get(&id).await? else {
-                        self.unregister(registered);
-                        let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-                        return Ok(());
+                    let Some(Fetched { task, proof }) = found else {
+                        continue;
                     };
-                    match self
-                        .final_outcome(&id, &stored.record.meta, stored.record.status)
-                        .await?
-                    {
-                        Some(outcome) => {
+                    match final_outcome(&id, &task.record.meta, task.record.status, proof) {
+                        Ok(Some(outcome)) => {
                             let _ = tx.send(outcome);
                         }
-                        None => {
-                            self.waiters.entry(id.clone()).or_default().push(tx);
-                            registered.push(id);
+                        Ok(None) => match self.waiters.entry(id) {
+                            Entry::Vacant(slot) => {
+                                slot.insert(Waiting::One(tx));
+                            }
+                            Entry::Occupied(mut slot) => slot.get_mut().push(tx),
+                        },
+                        Err(e) => {
+                            let _ = reply.send(Err(ServiceError::Store(e)));
+                            return;
                         }
                     }
                 }
                 let _ = reply.send(Ok(receivers));
             }
-            Command::Cancel { id, reply } => self.on_cancel(id, reply).await?,
+            Command::Lookup { ids, reply } => {
+                let found = self
+                    .store
+                    .fetch_many(&ids)
+                    .await
+                    .map_err(ServiceError::Store);
+                let _ = reply.send(found.map(|found| {
+                    found
+                        .into_iter()
+                        .map(|f| f.map(|f| f.task.record.status))
+                        .collect()
+                }));
+            }
+            Command::Cancel { id, reply } => self.on_cancel(id, reply).await,
             Command::Submit { .. } | Command::Shutdown { .. } => {
                 unreachable!("handled in on_command")
             }
         }
-        Ok(())
     }
 
-    /// Drops the waiters a failed `wait` call had registered.
-    fn unregister(&mut self, ids: Vec<Id<P>>) {
-        for id in ids {
-            if let Some(list) = self.waiters.get_mut(&id) {
-                list.pop();
-                if list.is_empty() {
-                    self.waiters.remove(&id);
-                }
-            }
-        }
-    }
-
-    async fn final_outcome(
-        &self,
-        id: &Id<P>,
-        meta: &TaskMeta,
-        status: Status,
-    ) -> Result<Option<TaskOutcome<Out<P>>>, StoreError> {
-        Ok(match status {
-            Status::Completed => {
-                let proof = self.store.proof(id).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("completed task {id} has no proof"))
-                })?;
-                Some(TaskOutcome::Completed(proof))
-            }
-            Status::Failed => Some(TaskOutcome::Failed(meta.last_error.clone().unwrap_or_else(
-                || Failure::new(FailureKind::Permanent, "failed without a recorded error"),
-            ))),
-            Status::Cancelled => Some(TaskOutcome::Cancelled),
-            _ => None,
-        })
-    }
-
-    async fn on_cancel(
-        &mut self,
-        id: Id<P>,
-        reply: Reply<CancelOutcome>,
-    ) -> Result<(), StoreError> {
+    async fn on_cancel(&mut self, id: Id<P>, reply: Reply<CancelOutcome>) {
         if let Some(run) = self.running.get_mut(&id) {
             // Also after a shutdown stopped it: the user's cancel wins.
             if run.stop != Some(Stop::User) {
@@ -533,22 +569,34 @@ where
                 debug!(task = %id, "cancelling a running proof");
             }
             let _ = reply.send(Ok(CancelOutcome::Cancelling));
-            return Ok(());
+            return;
         }
-        let Some(stored) = self.store.get(&id).await? else {
-            let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-            return Ok(());
+        let stored = match self.store.get(&id).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(ServiceError::Store(e)));
+                return;
+            }
         };
         let backend = stored.backend;
-        let task =
-            AnyTask::from_record(stored.record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let task = match AnyTask::from_record(stored.record) {
+            Ok(task) => task,
+            Err(e) => {
+                let _ = reply.send(Err(ServiceError::Store(StoreError::Corrupt(e.to_string()))));
+                return;
+            }
+        };
         let from = task.status();
         let cancelled = match task {
             AnyTask::Pending(t) => t.cancel(),
             AnyTask::Retrying(t) => t.cancel(),
             other => {
                 let _ = reply.send(Ok(CancelOutcome::AlreadyFinished(other.status())));
-                return Ok(());
+                return;
             }
         };
         let info = info_of(backend, Status::Cancelled, cancelled.meta());
@@ -562,7 +610,6 @@ where
             info,
             reply,
         });
-        Ok(())
     }
 
     fn on_done(&mut self, done: Done<P>) {
@@ -670,9 +717,10 @@ where
         if let Some(d) = &mut self.draining {
             if info.status == Status::Pending {
                 d.interrupted.push(id.clone());
-            } else {
+            } else if info.status.is_terminal() {
                 d.finished.push((id.clone(), info.status));
             }
+            // A retrying task is neither: it waits in the queue (`queued`).
         }
         let requeued = matches!(write, Write::Requeue { .. });
         self.writes.push(write);
@@ -689,26 +737,115 @@ where
     // ---- commit -------------------------------------------------------------
 
     /// Applies this turn's writes as one group, then acts on what they did.
+    /// Applies this turn's writes as one group, then acts on what they did.
+    /// Used before reads, which must see the turn's writes; claims wait for
+    /// the end of the turn.
     async fn flush(&mut self) -> Result<(), StoreError> {
-        if !self.writes.is_empty() {
+        self.commit(false).await
+    }
+
+    /// Ends a turn: applies its writes and claims work for the worker slots
+    /// they free, in one store commit; then tells everyone what happened and
+    /// starts the claimed proofs.
+    async fn commit(&mut self, claim: bool) -> Result<(), StoreError> {
+        let claims = if claim {
+            self.plan_claims()
+        } else {
+            Vec::new()
+        };
+        if !self.writes.is_empty() || !claims.is_empty() {
             let writes = mem::take(&mut self.writes);
             let effects = mem::take(&mut self.effects);
-            let applied = self.store.apply(writes).await?;
-            if applied.len() != effects.len() {
+            let (applied, claimed) = self.store.commit(writes, claims.clone()).await?;
+            if applied.len() != effects.len() || claimed.len() != claims.len() {
                 return Err(StoreError::Other(format!(
-                    "store answered {} of {} writes",
+                    "store answered {} of {} writes and {} of {} claims",
                     applied.len(),
-                    effects.len()
+                    effects.len(),
+                    claimed.len(),
+                    claims.len()
                 )));
             }
             for (applied, effect) in applied.into_iter().zip(effects) {
                 self.settle(applied, effect);
             }
+            for (request, claimed) in claims.into_iter().zip(claimed) {
+                self.take_claimed(request, claimed);
+            }
         }
+        self.give_back_room();
         for (results, reply) in self.batches.drain(..) {
             let _ = reply.send(Ok(results));
         }
         Ok(())
+    }
+
+    /// The claims that fill the worker slots (and budget) free once this
+    /// turn's writes are settled.
+    fn plan_claims(&self) -> Vec<ClaimRequest<Bk<P>>> {
+        if self.draining.is_some() {
+            return Vec::new();
+        }
+        let mut freed = BackendMap::<Bk<P>, (usize, u64)>::default();
+        let mut fresh = BackendMap::<Bk<P>, bool>::default();
+        for effect in &self.effects {
+            match effect {
+                Effect::Finished {
+                    info,
+                    weight,
+                    requeued,
+                    ..
+                } => {
+                    freed[info.backend].0 += 1;
+                    freed[info.backend].1 += weight;
+                    fresh[info.backend] |= *requeued;
+                }
+                Effect::Submitted { backend, .. } => fresh[*backend] = true,
+                Effect::CancelledQueued { .. } => {}
+            }
+        }
+        let now = self.clock.now();
+        let lease_until = now.saturating_add(millis(self.config.lease_ttl));
+        let mut claims = Vec::new();
+        for &backend in Bk::<P>::ALL {
+            let cfg = self.config.pools[backend];
+            let pool = &self.pools[backend];
+            let (freed_slots, freed_weight) = freed[backend];
+            let running = pool.running.saturating_sub(freed_slots);
+            let used = pool.weight.saturating_sub(freed_weight);
+            let free = cfg.workers.saturating_sub(running);
+            let due = pool.next_due.is_some_and(|at| at <= now);
+            if free == 0 || !(pool.ready || due || fresh[backend]) {
+                continue;
+            }
+            claims.push(ClaimRequest {
+                backend,
+                max_tasks: free,
+                max_weight: cfg.budget.map_or(u64::MAX, |b| b.saturating_sub(used)),
+                now,
+                lease_until,
+            });
+        }
+        claims
+    }
+
+    /// Starts what a claim handed out and remembers what is left.
+    fn take_claimed(&mut self, request: ClaimRequest<Bk<P>>, claimed: Claimed<Id<P>>) {
+        let backend = request.backend;
+        let pool = &mut self.pools[backend];
+        pool.ready = claimed.more;
+        pool.next_due = claimed.next_due;
+        let counts = &mut self.counts[backend];
+        for _ in 0..claimed.promoted {
+            counts.shift(Status::Retrying, Status::Pending);
+        }
+        if claimed.promoted > 0 {
+            self.tell_promoted(backend, request.now);
+        }
+        self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
+        for (task, weight) in claimed.tasks {
+            self.spawn(backend, task, weight);
+        }
     }
 
     fn settle(&mut self, applied: Applied, effect: Effect<P>) {
@@ -756,6 +893,9 @@ where
                 if let Some(at) = run_at {
                     let pool = &mut self.pools[backend];
                     pool.next_due = Some(pool.next_due.map_or(at, |due| due.min(at)));
+                    if self.watchers.contains_key(&id) {
+                        self.watched_due.insert(id.clone(), at);
+                    }
                 }
                 self.finish(id, info, outcome);
             }
@@ -771,6 +911,7 @@ where
                     )))));
                     return;
                 }
+                debug!(task = %id, backend = info.backend.name(), %from, "cancelled while queued");
                 self.counts[info.backend].shift(from, Status::Cancelled);
                 self.counts_dirty = true;
                 let _ = reply.send(Ok(CancelOutcome::Cancelled));
@@ -785,13 +926,14 @@ where
         let backend = info.backend;
         if terminal {
             self.release(backend, 1);
-            if let Some(list) = self.waiters.remove(&id)
+            if let Some(waiting) = self.waiters.remove(&id)
                 && let Some(outcome) = outcome
             {
-                for tx in list {
+                waiting.for_each(|tx| {
                     let _ = tx.send(outcome.clone());
-                }
+                });
             }
+            self.watched_due.remove(&id);
             if let Some(tx) = self.watchers.remove(&id) {
                 tx.send_replace(info);
             }
@@ -801,12 +943,22 @@ where
     }
 
     /// Gives `n` units of queue room back to submitters of `backend`.
+    /// Collected per turn and handed to the semaphore at once
+    /// ([`give_back_room`](Self::give_back_room)): one lock per backend per
+    /// turn instead of one per task.
     fn release(&mut self, backend: Bk<P>, n: usize) {
         let debt = &mut self.debt[backend];
         let paid = (*debt).min(n);
         *debt -= paid;
-        if n > paid {
-            self.shared.admission[backend].add_permits(n - paid);
+        self.releasing[backend] += n - paid;
+    }
+
+    /// Adds the queue room freed this turn to the admission semaphores.
+    fn give_back_room(&mut self) {
+        for (backend, n) in self.releasing.iter_mut() {
+            if *n > 0 {
+                self.shared.admission[backend].add_permits(mem::take(n));
+            }
         }
     }
 
@@ -818,46 +970,20 @@ where
 
     // ---- dispatch -----------------------------------------------------------
 
-    /// Fills free worker slots with claimed tasks.
-    async fn dispatch(&mut self) -> Result<(), StoreError> {
-        if self.draining.is_some() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let lease_until = now.saturating_add(millis(self.config.lease_ttl));
-        for &backend in Bk::<P>::ALL {
-            loop {
-                let cfg = self.config.pools[backend];
-                let pool = &self.pools[backend];
-                let free = cfg.workers.saturating_sub(pool.running);
-                let due = pool.next_due.is_some_and(|at| at <= now);
-                if free == 0 || !(pool.ready || due) {
-                    break;
-                }
-                let max_weight = cfg
-                    .budget
-                    .map_or(u64::MAX, |budget| budget.saturating_sub(pool.weight));
-                let claimed = self
-                    .store
-                    .claim(backend, free, max_weight, now, lease_until)
-                    .await?;
-                let pool = &mut self.pools[backend];
-                pool.ready = claimed.more;
-                pool.next_due = claimed.next_due;
-                let counts = &mut self.counts[backend];
-                for _ in 0..claimed.promoted {
-                    counts.shift(Status::Retrying, Status::Pending);
-                }
-                self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
-                if claimed.tasks.is_empty() {
-                    break;
-                }
-                for (task, weight) in claimed.tasks {
-                    self.spawn(backend, task, weight);
-                }
+    /// Tells the watchers of `backend`'s retrying tasks due by `now` that a
+    /// claim made them pending (the claim promotes every due task).
+    fn tell_promoted(&mut self, backend: Bk<P>, now: Millis) {
+        let watchers = &self.watchers;
+        self.watched_due.retain(|id, at| {
+            let Some(tx) = watchers.get(id) else {
+                return false;
+            };
+            if *at > now || tx.borrow().backend != backend {
+                return true;
             }
-        }
-        Ok(())
+            tx.send_modify(|info| info.status = Status::Pending);
+            false
+        });
     }
 
     fn spawn(&mut self, backend: Bk<P>, task: Task<Id<P>, Proving>, weight: u64) {
@@ -868,7 +994,7 @@ where
         let id = task.id().clone();
         let epoch = task.epoch();
         let attempt = task.attempts();
-        let token = self.root.child_token();
+        let token = CancellationToken::new();
         let limit = self.config.timeouts[backend];
         let ctx = ProveContext::new(id.clone(), attempt, token.clone(), worker::deadline(limit));
         let span = tracing::info_span!("prove", task = %id, backend = backend.name(), attempt);
@@ -878,7 +1004,7 @@ where
         let done_id = id.clone();
         self.tracker.spawn(
             async move {
-                debug!("proving");
+                debug!(status = "proving", "attempt started");
                 let ending = worker::run_attempt(prover, ctx, limit, grace).await;
                 let _ = done.send(Done {
                     id: done_id,
@@ -902,6 +1028,27 @@ where
             },
         );
     }
+}
+
+/// The final outcome of a stored task, if it has finished.
+fn final_outcome<I: std::fmt::Display, O>(
+    id: &I,
+    meta: &TaskMeta,
+    status: Status,
+    proof: Option<O>,
+) -> Result<Option<TaskOutcome<O>>, StoreError> {
+    Ok(match status {
+        Status::Completed => {
+            let proof = proof
+                .ok_or_else(|| StoreError::Corrupt(format!("completed task {id} has no proof")))?;
+            Some(TaskOutcome::Completed(proof))
+        }
+        Status::Failed => Some(TaskOutcome::Failed(meta.last_error.clone().unwrap_or_else(
+            || Failure::new(FailureKind::Permanent, "failed without a recorded error"),
+        ))),
+        Status::Cancelled => Some(TaskOutcome::Cancelled),
+        _ => None,
+    })
 }
 
 fn info_of<B: Backend>(backend: B, status: Status, meta: &TaskMeta) -> TaskInfo<B> {

@@ -4,10 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 
 use crate::backend::{Backend, BackendMap, PoolConfig};
-use crate::lifecycle::Task;
+use crate::lifecycle::{Status, Task};
 use crate::prover::Prover;
 
 use super::builder::Overflow;
@@ -52,6 +52,11 @@ pub(super) enum Command<P: Prover> {
     Proof {
         id: Id<P>,
         reply: Reply<Option<Out<P>>>,
+    },
+    /// The status of each id, `None` for ids never submitted.
+    Lookup {
+        ids: Vec<Id<P>>,
+        reply: Reply<Vec<Option<Status>>>,
     },
     Shutdown {
         grace: Duration,
@@ -211,6 +216,92 @@ impl<P: Prover> ProverHandle<P> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        // Queue room for the batch. When a queue is full, ids the service
+        // already knows need no room (a resubmit is answered `Existing`), so
+        // look them up and ask room only for the new ones.
+        let mut known: Vec<Option<Status>> = Vec::new();
+        let permits = match self.try_room(&per_backend)? {
+            Some(permits) => permits,
+            None => {
+                let ids = batch
+                    .iter()
+                    .map(|t: &NewTask<P>| t.task.id().clone())
+                    .collect();
+                known = self.call(|reply| Command::Lookup { ids, reply }).await?;
+                let mut fresh = Vec::with_capacity(batch.len());
+                per_backend = BackendMap::default();
+                for (task, status) in batch.into_iter().zip(&known) {
+                    if status.is_none() {
+                        per_backend[task.backend] += 1;
+                        fresh.push(task);
+                    }
+                }
+                batch = fresh;
+                self.wait_for_room(&per_backend).await?
+            }
+        };
+        if batch.is_empty() {
+            return Ok(known
+                .into_iter()
+                .map(|s| Submitted::Existing(s.unwrap_or(Status::Pending)))
+                .collect());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Submit {
+                tasks: batch,
+                reply,
+            })
+            .await
+            .map_err(|_| shared.stopped())?;
+        // The service now owns the queue room: it gives it back as tasks finish.
+        permits.into_iter().for_each(|p| p.forget());
+        let results = match rx.await {
+            Ok(answer) => answer?,
+            Err(_) => return Err(self.dropped().await),
+        };
+        if known.is_empty() {
+            return Ok(results);
+        }
+        // Put the looked-up ids back among the submitted ones, in order.
+        let mut results = results.into_iter();
+        Ok(known
+            .into_iter()
+            .map(|status| match status {
+                Some(status) => Submitted::Existing(status),
+                None => results.next().unwrap_or(Submitted::Accepted),
+            })
+            .collect())
+    }
+
+    /// Takes queue room for `per_backend` tasks if it is free now; `None`
+    /// if some backend's queue is too full.
+    fn try_room(
+        &self,
+        per_backend: &BackendMap<Bk<P>, usize>,
+    ) -> Result<Option<Vec<SemaphorePermit<'_>>>, ServiceError> {
+        let shared = &*self.shared;
+        let mut permits = Vec::new();
+        for (backend, &n) in per_backend.iter().filter(|(_, n)| **n > 0) {
+            let Ok(n) = u32::try_from(n) else {
+                return Ok(None);
+            };
+            match shared.admission[backend].try_acquire_many(n) {
+                Ok(permit) => permits.push(permit),
+                Err(TryAcquireError::NoPermits) => return Ok(None),
+                Err(TryAcquireError::Closed) => return Err(shared.stopped()),
+            }
+        }
+        Ok(Some(permits))
+    }
+
+    /// Takes queue room for `per_backend` tasks, waiting for it or failing
+    /// with `QueueFull` as the service is configured.
+    async fn wait_for_room(
+        &self,
+        per_backend: &BackendMap<Bk<P>, usize>,
+    ) -> Result<Vec<SemaphorePermit<'_>>, ServiceError> {
+        let shared = &*self.shared;
         let mut permits = Vec::new();
         for (backend, &n) in per_backend.iter().filter(|(_, n)| **n > 0) {
             if n > shared.capacity {
@@ -234,20 +325,7 @@ impl<P: Prover> ProverHandle<P> {
             };
             permits.push(permit);
         }
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Submit {
-                tasks: batch,
-                reply,
-            })
-            .await
-            .map_err(|_| shared.stopped())?;
-        // The service now owns the queue room: it gives it back as tasks finish.
-        permits.into_iter().for_each(|p| p.forget());
-        match rx.await {
-            Ok(answer) => answer,
-            Err(_) => Err(self.dropped().await),
-        }
+        Ok(permits)
     }
 
     /// Submits one task and waits for its final result.

@@ -36,7 +36,8 @@ pub(super) async fn run_attempt<P: Prover>(
     let deadline = ctx.deadline();
     // Call `prove` inside the guarded future: a prover may panic before it
     // returns its future, and that panic must fail the task too.
-    let prove = AssertUnwindSafe(async move { prover.prove(ctx).await }).catch_unwind();
+    // Boxed: the spawned task stays small, so spawning copies less.
+    let prove = AssertUnwindSafe(Box::pin(async move { prover.prove(ctx).await })).catch_unwind();
     let abandon = async {
         token.cancelled().await;
         tokio::time::sleep(grace).await;

@@ -1,17 +1,20 @@
 //! [`MemoryStore`]: task records and proofs in memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Applied, Claimed, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Write};
-use crate::RetryPolicy;
+use super::{
+    Applied, ClaimRequest, Claimed, Committed, Fetched, FetchedMany, Recovery, StatusCounts,
+    StoreError, StoredTask, TaskStore, Write,
+};
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
     AfterFailure, AnyTask, Failure, FailureKind, Millis, Status, TaskMeta, TaskRecord,
 };
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
+use crate::{FastMap, RetryPolicy};
 
 /// Keeps task records and proofs in memory: fast, and gone with the process.
 ///
@@ -47,7 +50,7 @@ struct Entry<B, O> {
 }
 
 struct Inner<I, B, O> {
-    tasks: HashMap<I, Entry<B, O>>,
+    tasks: FastMap<I, Entry<B, O>>,
     /// Pending tasks per backend by (priority desc, submission order).
     ready: BackendMap<B, BTreeMap<(Reverse<i32>, u64), I>>,
     /// Retrying tasks per backend by (due time, submission order).
@@ -74,7 +77,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> MemoryStore<I, B, O> {
     pub fn new() -> Self {
         Self {
             inner: Mutex::new(Inner {
-                tasks: HashMap::new(),
+                tasks: FastMap::default(),
                 ready: BackendMap::default(),
                 delayed: BackendMap::default(),
                 next_seq: 0,
@@ -311,6 +314,23 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         Ok(self.lock().tasks.get(id).and_then(|e| e.output.clone()))
     }
 
+    async fn fetch_many(&self, ids: &[I]) -> FetchedMany<I, B, O> {
+        let inner = self.lock();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                inner.tasks.get(id).map(|e| Fetched {
+                    task: StoredTask {
+                        record: e.record(id),
+                        backend: e.backend,
+                        weight: e.weight,
+                    },
+                    proof: e.output.clone(),
+                })
+            })
+            .collect())
+    }
+
     async fn counts(&self) -> Result<BackendMap<B, StatusCounts>, StoreError> {
         let inner = self.lock();
         let mut counts = BackendMap::<B, StatusCounts>::default();
@@ -383,6 +403,18 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
 
     fn proof(&self, id: &I) -> impl Future<Output = Result<Option<O>, StoreError>> + Send {
         (**self).proof(id)
+    }
+
+    fn fetch_many(&self, ids: &[I]) -> impl Future<Output = FetchedMany<I, B, O>> + Send {
+        (**self).fetch_many(ids)
+    }
+
+    fn commit(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+        claims: Vec<ClaimRequest<B>>,
+    ) -> impl Future<Output = Result<Committed<I>, StoreError>> + Send {
+        (**self).commit(writes, claims)
     }
 
     fn counts(

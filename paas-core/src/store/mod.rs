@@ -143,6 +143,36 @@ pub struct Claimed<I> {
     pub next_due: Option<Millis>,
 }
 
+/// One claim of a turn: see [`TaskStore::claim`] for the meaning of each field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimRequest<B> {
+    /// The backend whose queue to claim from.
+    pub backend: B,
+    /// At most this many tasks.
+    pub max_tasks: usize,
+    /// At most this summed weight.
+    pub max_weight: u64,
+    /// The current time (retrying tasks due by then are claimable).
+    pub now: Millis,
+    /// When the claims' leases expire.
+    pub lease_until: Millis,
+}
+
+/// What [`TaskStore::fetch_many`] returns.
+pub type FetchedMany<I, B, O> = Result<Vec<Option<Fetched<I, B, O>>>, StoreError>;
+
+/// What [`TaskStore::commit`] returns: what became of each write, and each claim's tasks.
+pub type Committed<I> = (Vec<Applied>, Vec<Claimed<I>>);
+
+/// A stored task with its proof, as [`TaskStore::fetch_many`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched<I, B, O> {
+    /// The task.
+    pub task: StoredTask<I, B>,
+    /// Its proof, if it is completed.
+    pub proof: Option<O>,
+}
+
 /// One stored task: its record and routing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTask<I, B> {
@@ -281,6 +311,62 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
         &self,
         id: &I,
     ) -> impl Future<Output = Result<Option<StoredTask<I, B>>, StoreError>> + Send;
+
+    /// Many tasks at once, in the order of `ids` (`None` for unknown ids), each
+    /// completed one with its proof. The default calls [`get`](Self::get) and
+    /// [`proof`](Self::proof) per id; stores override it with one round trip.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn fetch_many(&self, ids: &[I]) -> impl Future<Output = FetchedMany<I, B, O>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(task) = self.get(id).await? else {
+                    out.push(None);
+                    continue;
+                };
+                let proof = if task.record.status == Status::Completed {
+                    self.proof(id).await?
+                } else {
+                    None
+                };
+                out.push(Some(Fetched { task, proof }));
+            }
+            Ok(out)
+        }
+    }
+
+    /// One loop turn of the service: applies `writes` (as [`apply`](Self::apply)),
+    /// then makes `claims` (as [`claim`](Self::claim)), in one transaction
+    /// where the store has transactions, so a turn costs one commit. The
+    /// default calls `apply` and then `claim` once per request.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`]; then none of the writes and claims took effect.
+    fn commit(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+        claims: Vec<ClaimRequest<B>>,
+    ) -> impl Future<Output = Result<Committed<I>, StoreError>> + Send {
+        async move {
+            let applied = if writes.is_empty() {
+                Vec::new()
+            } else {
+                self.apply(writes).await?
+            };
+            let mut claimed = Vec::with_capacity(claims.len());
+            for c in claims {
+                claimed.push(
+                    self.claim(c.backend, c.max_tasks, c.max_weight, c.now, c.lease_until)
+                        .await?,
+                );
+            }
+            Ok((applied, claimed))
+        }
+    }
 
     /// The proof of completed task `id`, if any.
     ///

@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
-use super::{Applied, Claimed, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Write};
+use super::{
+    Applied, ClaimRequest, Claimed, Committed, Fetched, FetchedMany, Recovery, StatusCounts,
+    StoreError, StoredTask, TaskStore, Write,
+};
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{
@@ -585,86 +588,64 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         now: Millis,
         lease_until: Millis,
     ) -> Result<Claimed<I>, StoreError> {
+        let request = ClaimRequest {
+            backend,
+            max_tasks,
+            max_weight,
+            now,
+            lease_until,
+        };
         self.with(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(sql_err)?;
-            let name = backend.name();
-            // Retrying tasks whose time has come become pending.
-            let due: Vec<StoredTask<I, B>> = {
-                let mut stmt = tx
-                    .prepare_cached(&format!(
-                        "SELECT {ROW_COLUMNS} FROM tasks
-                         WHERE backend = ?1 AND status = 2 AND run_at <= ?2 ORDER BY run_at, seq"
-                    ))
-                    .map_err(sql_err)?;
-                let mut rows = stmt.query(params![name, to_i64(now)]).map_err(sql_err)?;
-                let mut due = Vec::new();
-                while let Some(row) = rows.next().map_err(sql_err)? {
-                    due.push(read_row(row)?);
-                }
-                due
-            };
-            let promoted = due.len();
-            for stored in due {
-                let key = stored.record.id.to_key();
-                let AnyTask::Retrying(task) = typed(stored.record)? else {
-                    return Err(StoreError::Corrupt("a retrying row is not retrying".into()));
-                };
-                let record = AnyTask::from(task.ready()).into_record(0);
-                update_status_only(&tx, &key, &record)?;
-            }
-            // Pending tasks in priority then FIFO order, while they fit.
-            let mut tasks = Vec::new();
-            let mut more = false;
-            {
-                let mut stmt = tx
-                    .prepare_cached(&format!(
-                        "SELECT {ROW_COLUMNS} FROM tasks
-                         WHERE backend = ?1 AND status = 0 ORDER BY priority DESC, seq LIMIT ?2"
-                    ))
-                    .map_err(sql_err)?;
-                let limit = i64::try_from(max_tasks.saturating_add(1)).unwrap_or(i64::MAX);
-                let mut rows = stmt.query(params![name, limit]).map_err(sql_err)?;
-                let mut used = 0u64;
-                while let Some(row) = rows.next().map_err(sql_err)? {
-                    let stored: StoredTask<I, B> = read_row(row)?;
-                    if tasks.len() >= max_tasks || used.saturating_add(stored.weight) > max_weight {
-                        more = true;
-                        break;
-                    }
-                    used += stored.weight;
-                    tasks.push(stored);
-                }
-            }
-            let mut claimed = Vec::with_capacity(tasks.len());
-            for stored in tasks {
-                let key = stored.record.id.to_key();
-                let epoch = stored.record.epoch;
-                let AnyTask::Pending(task) = typed(stored.record)? else {
-                    return Err(StoreError::Corrupt("a pending row is not pending".into()));
-                };
-                let proving = task.start(epoch + 1);
-                let record = AnyTask::from(proving.clone()).into_record(epoch);
-                if !update(&tx, &key, &record, Fence::Queued, Some(lease_until))? {
-                    return Err(StoreError::Corrupt(
-                        "a claimed row changed inside its transaction".into(),
-                    ));
-                }
-                claimed.push((proving, stored.weight));
-            }
-            let next_due: Option<i64> = tx
-                .prepare_cached("SELECT min(run_at) FROM tasks WHERE backend = ?1 AND status = 2")
-                .map_err(sql_err)?
-                .query_row([name], |r| r.get(0))
-                .map_err(sql_err)?;
+            let claimed = claim_in(&tx, request)?;
             tx.commit().map_err(sql_err)?;
-            Ok(Claimed {
-                tasks: claimed,
-                more,
-                promoted,
-                next_due: next_due.map(to_u64),
-            })
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+        claims: Vec<ClaimRequest<B>>,
+    ) -> Result<Committed<I>, StoreError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(sql_err)?;
+            let mut applied = Vec::with_capacity(writes.len());
+            for write in writes {
+                applied.push(apply_one(&tx, write)?);
+            }
+            let mut claimed = Vec::with_capacity(claims.len());
+            for request in claims {
+                claimed.push(claim_in(&tx, request)?);
+            }
+            tx.commit().map_err(sql_err)?;
+            Ok((applied, claimed))
+        })
+        .await
+    }
+
+    async fn fetch_many(&self, ids: &[I]) -> FetchedMany<I, B, O> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(TaskId::to_key).collect();
+        self.with(move |conn| {
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                let Some(task) = fetch::<I, B>(conn, &key)? else {
+                    out.push(None);
+                    continue;
+                };
+                let proof = if task.record.status == Status::Completed {
+                    read_proof::<O>(conn, &key)?
+                } else {
+                    None
+                };
+                out.push(Some(Fetched { task, proof }));
+            }
+            Ok(out)
         })
         .await
     }
@@ -676,20 +657,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
 
     async fn proof(&self, id: &I) -> Result<Option<O>, StoreError> {
         let key = id.to_key();
-        self.with(move |conn| {
-            let bytes: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT proof FROM proofs WHERE id = ?1")
-                .map_err(sql_err)?
-                .query_row([&key], |r| r.get(0))
-                .optional()
-                .map_err(sql_err)?;
-            bytes
-                .map(|b| {
-                    O::from_bytes(&b).map_err(|e| StoreError::Corrupt(format!("stored proof: {e}")))
-                })
-                .transpose()
-        })
-        .await
+        self.with(move |conn| read_proof(conn, &key)).await
     }
 
     async fn counts(&self) -> Result<BackendMap<B, StatusCounts>, StoreError> {
@@ -763,6 +731,18 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
     }
 }
 
+fn read_proof<O: ProofOutput>(conn: &Connection, key: &[u8]) -> Result<Option<O>, StoreError> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT proof FROM proofs WHERE id = ?1")
+        .map_err(sql_err)?
+        .query_row([key], |r| r.get(0))
+        .optional()
+        .map_err(sql_err)?;
+    bytes
+        .map(|b| O::from_bytes(&b).map_err(|e| StoreError::Corrupt(format!("stored proof: {e}"))))
+        .transpose()
+}
+
 fn typed<I>(record: TaskRecord<I>) -> Result<AnyTask<I>, StoreError> {
     AnyTask::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -781,4 +761,93 @@ fn update_status_only<I>(
         ])
         .map_err(sql_err)?;
     Ok(())
+}
+
+/// Claims inside an open transaction (see [`TaskStore::claim`]).
+fn claim_in<I: TaskId, B: Backend>(
+    tx: &Transaction<'_>,
+    request: ClaimRequest<B>,
+) -> Result<Claimed<I>, StoreError> {
+    let ClaimRequest {
+        backend,
+        max_tasks,
+        max_weight,
+        now,
+        lease_until,
+    } = request;
+    let name = backend.name();
+    // Retrying tasks whose time has come become pending.
+    let due: Vec<StoredTask<I, B>> = {
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM tasks
+                 WHERE backend = ?1 AND status = 2 AND run_at <= ?2 ORDER BY run_at, seq"
+            ))
+            .map_err(sql_err)?;
+        let mut rows = stmt.query(params![name, to_i64(now)]).map_err(sql_err)?;
+        let mut due = Vec::new();
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            due.push(read_row(row)?);
+        }
+        due
+    };
+    let promoted = due.len();
+    for stored in due {
+        let key = stored.record.id.to_key();
+        let AnyTask::Retrying(task) = typed(stored.record)? else {
+            return Err(StoreError::Corrupt("a retrying row is not retrying".into()));
+        };
+        let record = AnyTask::from(task.ready()).into_record(0);
+        update_status_only(tx, &key, &record)?;
+    }
+    // Pending tasks in priority then FIFO order, while they fit.
+    let mut tasks = Vec::new();
+    let mut more = false;
+    {
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM tasks
+                 WHERE backend = ?1 AND status = 0 ORDER BY priority DESC, seq LIMIT ?2"
+            ))
+            .map_err(sql_err)?;
+        let limit = i64::try_from(max_tasks.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![name, limit]).map_err(sql_err)?;
+        let mut used = 0u64;
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let stored: StoredTask<I, B> = read_row(row)?;
+            if tasks.len() >= max_tasks || used.saturating_add(stored.weight) > max_weight {
+                more = true;
+                break;
+            }
+            used += stored.weight;
+            tasks.push(stored);
+        }
+    }
+    let mut claimed = Vec::with_capacity(tasks.len());
+    for stored in tasks {
+        let key = stored.record.id.to_key();
+        let epoch = stored.record.epoch;
+        let AnyTask::Pending(task) = typed(stored.record)? else {
+            return Err(StoreError::Corrupt("a pending row is not pending".into()));
+        };
+        let proving = task.start(epoch + 1);
+        let record = AnyTask::from(proving.clone()).into_record(epoch);
+        if !update(tx, &key, &record, Fence::Queued, Some(lease_until))? {
+            return Err(StoreError::Corrupt(
+                "a claimed row changed inside its transaction".into(),
+            ));
+        }
+        claimed.push((proving, stored.weight));
+    }
+    let next_due: Option<i64> = tx
+        .prepare_cached("SELECT min(run_at) FROM tasks WHERE backend = ?1 AND status = 2")
+        .map_err(sql_err)?
+        .query_row([name], |r| r.get(0))
+        .map_err(sql_err)?;
+    Ok(Claimed {
+        tasks: claimed,
+        more,
+        promoted,
+        next_due: next_due.map(to_u64),
+    })
 }
