@@ -33,3 +33,14 @@ impl ProofContext<Checkpoint> for ChainContext {
             .map_err(|e| InputError::Unavailable(format!("input builder stopped: {e}")))
     }
 }
+
+/// Logs to stderr, filtered by `PAAS_LOG` (default: errors only).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PAAS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}

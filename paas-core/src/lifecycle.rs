@@ -181,6 +181,18 @@ impl Status {
         Status::Cancelled,
     ];
 
+    /// The status's position in [`Status::ALL`]. Stable: stores persist it.
+    pub fn index(self) -> usize {
+        match self {
+            Status::Pending => 0,
+            Status::Proving => 1,
+            Status::Retrying => 2,
+            Status::Completed => 3,
+            Status::Failed => 4,
+            Status::Cancelled => 5,
+        }
+    }
+
     /// Whether the task has reached a final state.
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Completed | Status::Failed | Status::Cancelled)

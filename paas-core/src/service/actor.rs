@@ -29,7 +29,7 @@ use crate::lifecycle::{
 };
 use crate::prover::{ProveContext, Prover};
 use crate::store::{
-    Applied, ClaimRequest, Claimed, Fetched, StatusCounts, StoreError, TaskStore, Write,
+    Applied, ClaimRequest, Claimed, Fetched, StatusCounts, StoreError, StoredTask, TaskStore, Write,
 };
 
 use super::builder::{ServiceConfig, StartError};
@@ -478,14 +478,10 @@ where
                 let _ = reply.send(self.store.proof(&id).await.map_err(ServiceError::Store));
             }
             Command::Subscribe { id, reply } => {
-                let stored = match self.store.get(&id).await {
-                    Ok(Some(stored)) => stored,
-                    Ok(None) => {
-                        let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-                        return;
-                    }
+                let stored = match self.known(&id).await {
+                    Ok(stored) => stored,
                     Err(e) => {
-                        let _ = reply.send(Err(ServiceError::Store(e)));
+                        let _ = reply.send(Err(e));
                         return;
                     }
                 };
@@ -560,6 +556,16 @@ where
         }
     }
 
+    /// The stored task `id`, or the error its caller gets: unknown id or a
+    /// failed read.
+    async fn known(&self, id: &Id<P>) -> Result<StoredTask<Id<P>, Bk<P>>, ServiceError> {
+        self.store
+            .get(id)
+            .await
+            .map_err(ServiceError::Store)?
+            .ok_or_else(|| ServiceError::UnknownTask(id.to_string()))
+    }
+
     async fn on_cancel(&mut self, id: Id<P>, reply: Reply<CancelOutcome>) {
         if let Some(run) = self.running.get_mut(&id) {
             // Also after a shutdown stopped it: the user's cancel wins.
@@ -571,14 +577,10 @@ where
             let _ = reply.send(Ok(CancelOutcome::Cancelling));
             return;
         }
-        let stored = match self.store.get(&id).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => {
-                let _ = reply.send(Err(ServiceError::UnknownTask(id.to_string())));
-                return;
-            }
+        let stored = match self.known(&id).await {
+            Ok(stored) => stored,
             Err(e) => {
-                let _ = reply.send(Err(ServiceError::Store(e)));
+                let _ = reply.send(Err(e));
                 return;
             }
         };

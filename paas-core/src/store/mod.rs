@@ -193,19 +193,19 @@ pub struct StatusCounts {
 impl StatusCounts {
     /// How many tasks have `status`.
     pub fn get(&self, status: Status) -> u64 {
-        self.counts[status_slot(status)]
+        self.counts[status.index()]
     }
 
     /// Adds `n` to the count of `status`.
     pub fn add(&mut self, status: Status, n: u64) {
-        self.counts[status_slot(status)] += n;
+        self.counts[status.index()] += n;
     }
 
     /// Moves one task from `from` to `to`.
     pub fn shift(&mut self, from: Status, to: Status) {
-        let slot = &mut self.counts[status_slot(from)];
+        let slot = &mut self.counts[from.index()];
         *slot = slot.saturating_sub(1);
-        self.counts[status_slot(to)] += 1;
+        self.counts[to.index()] += 1;
     }
 
     /// Tasks not yet in a final state.
@@ -221,17 +221,6 @@ impl StatusCounts {
     /// All tasks.
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
-    }
-}
-
-fn status_slot(status: Status) -> usize {
-    match status {
-        Status::Pending => 0,
-        Status::Proving => 1,
-        Status::Retrying => 2,
-        Status::Completed => 3,
-        Status::Failed => 4,
-        Status::Cancelled => 5,
     }
 }
 

@@ -183,27 +183,16 @@ CREATE TABLE proofs (
 ) WITHOUT ROWID;
 ";
 
+/// The stored status code: the status's stable [`Status::index`].
 fn status_code(status: Status) -> i64 {
-    match status {
-        Status::Pending => 0,
-        Status::Proving => 1,
-        Status::Retrying => 2,
-        Status::Completed => 3,
-        Status::Failed => 4,
-        Status::Cancelled => 5,
-    }
+    status.index() as i64
 }
 
 fn status_of(code: i64) -> Result<Status, StoreError> {
-    Ok(match code {
-        0 => Status::Pending,
-        1 => Status::Proving,
-        2 => Status::Retrying,
-        3 => Status::Completed,
-        4 => Status::Failed,
-        5 => Status::Cancelled,
-        other => return Err(StoreError::Corrupt(format!("unknown status code {other}"))),
-    })
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| Status::ALL.get(i).copied())
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown status code {code}")))
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
