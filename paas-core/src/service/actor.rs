@@ -86,31 +86,95 @@ struct Running<P: Prover> {
     stop: Option<Stop>,
 }
 
-type Waiter<P> = oneshot::Sender<TaskOutcome<Out<P>>>;
-
-/// The waiters of one task: nearly always one, which then needs no `Vec`.
-enum Waiting<W> {
-    One(W),
-    Many(Vec<W>),
+/// Where a finished task's outcome goes: a place in one waiting batch.
+#[derive(Debug, Clone, Copy)]
+struct WaitSlot {
+    batch: u32,
+    index: u32,
 }
 
-impl<W> Waiting<W> {
-    fn push(&mut self, w: W) {
-        match self {
-            Waiting::Many(list) => list.push(w),
-            Waiting::One(_) => {
-                let Waiting::One(first) = std::mem::replace(self, Waiting::Many(Vec::new())) else {
-                    return;
-                };
-                *self = Waiting::Many(vec![first, w]);
+/// One `Wait` command's tasks: outcomes fill in as tasks finish, and the
+/// whole list goes to the caller when the last one arrives (one message per
+/// batch, no channel per task).
+struct WaitBatch<O> {
+    outcomes: Vec<Option<TaskOutcome<O>>>,
+    remaining: usize,
+    reply: oneshot::Sender<Vec<TaskOutcome<O>>>,
+}
+
+/// The waiting batches, by slot number; numbers of sent batches are reused.
+struct WaitBatches<O> {
+    slots: Vec<Option<WaitBatch<O>>>,
+    free: Vec<u32>,
+}
+
+impl<O: Clone> WaitBatches<O> {
+    fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// Keeps a batch still waiting for some outcomes; returns its number.
+    fn insert(&mut self, batch: WaitBatch<O>) -> u32 {
+        match self.free.pop() {
+            Some(n) => {
+                self.slots[n as usize] = Some(batch);
+                n
+            }
+            None => {
+                self.slots.push(Some(batch));
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         }
     }
 
-    fn for_each(self, mut f: impl FnMut(W)) {
+    /// Records one outcome; sends the batch if it was the last one missing.
+    fn fill(&mut self, slot: WaitSlot, outcome: TaskOutcome<O>) {
+        let Some(entry) = self.slots.get_mut(slot.batch as usize) else {
+            return;
+        };
+        let Some(batch) = entry else { return };
+        let place = &mut batch.outcomes[slot.index as usize];
+        if place.is_none() {
+            batch.remaining -= 1;
+        }
+        *place = Some(outcome);
+        if batch.remaining == 0
+            && let Some(done) = entry.take()
+        {
+            self.free.push(slot.batch);
+            let _ = done
+                .reply
+                .send(done.outcomes.into_iter().flatten().collect());
+        }
+    }
+}
+
+/// The waiters of one task: nearly always one, which then needs no `Vec`.
+enum Waiting {
+    One(WaitSlot),
+    Many(Vec<WaitSlot>),
+}
+
+impl Waiting {
+    fn push(&mut self, w: WaitSlot) {
         match self {
-            Waiting::One(w) => f(w),
-            Waiting::Many(list) => list.into_iter().for_each(f),
+            Waiting::Many(list) => list.push(w),
+            Waiting::One(first) => *self = Waiting::Many(vec![*first, w]),
+        }
+    }
+
+    /// Gives `outcome` to every waiter (moved to the last, cloned for others).
+    fn tell<O: Clone>(self, batches: &mut WaitBatches<O>, outcome: TaskOutcome<O>) {
+        match self {
+            Waiting::One(slot) => batches.fill(slot, outcome),
+            Waiting::Many(list) => {
+                for &slot in &list {
+                    batches.fill(slot, outcome.clone());
+                }
+            }
         }
     }
 }
@@ -143,6 +207,8 @@ enum Effect<P: Prover> {
         info: TaskInfo<Bk<P>>,
         run_at: Option<Millis>,
         outcome: Option<TaskOutcome<Out<P>>>,
+        /// The task's waiters, taken out of `waiters` by `on_done`.
+        waiting: Option<Waiting>,
         requeued: bool,
     },
     CancelledQueued {
@@ -172,7 +238,8 @@ struct Actor<P: Prover, S> {
     done_rx: mpsc::UnboundedReceiver<Done<P>>,
     pools: BackendMap<Bk<P>, Pool>,
     running: FastMap<Id<P>, Running<P>>,
-    waiters: FastMap<Id<P>, Waiting<Waiter<P>>>,
+    waiters: FastMap<Id<P>, Waiting>,
+    wait_batches: WaitBatches<Out<P>>,
     watchers: FastMap<Id<P>, watch::Sender<TaskInfo<Bk<P>>>>,
     /// When each watched retrying task becomes due: a claim that promotes it
     /// to pending tells its watchers, even if no worker takes it yet.
@@ -247,6 +314,7 @@ where
         pools,
         running: FastMap::default(),
         waiters: FastMap::default(),
+        wait_batches: WaitBatches::new(),
         watchers: FastMap::default(),
         watched_due: FastMap::default(),
         counts,
@@ -511,30 +579,48 @@ where
                     let _ = reply.send(Err(ServiceError::UnknownTask(ids[pos].to_string())));
                     return;
                 }
-                let mut receivers = Vec::with_capacity(ids.len());
-                for (id, found) in ids.into_iter().zip(fetched) {
-                    let (tx, rx) = oneshot::channel();
-                    receivers.push(rx);
+                let mut outcomes = Vec::with_capacity(ids.len());
+                let mut open = Vec::new();
+                for (index, (id, found)) in ids.into_iter().zip(fetched).enumerate() {
                     let Some(Fetched { task, proof }) = found else {
                         continue;
                     };
                     match final_outcome(&id, &task.record.meta, task.record.status, proof) {
-                        Ok(Some(outcome)) => {
-                            let _ = tx.send(outcome);
-                        }
-                        Ok(None) => match self.waiters.entry(id) {
-                            Entry::Vacant(slot) => {
-                                slot.insert(Waiting::One(tx));
+                        Ok(outcome) => {
+                            if outcome.is_none() {
+                                open.push((id, index));
                             }
-                            Entry::Occupied(mut slot) => slot.get_mut().push(tx),
-                        },
+                            outcomes.push(outcome);
+                        }
                         Err(e) => {
                             let _ = reply.send(Err(ServiceError::Store(e)));
                             return;
                         }
                     }
                 }
-                let _ = reply.send(Ok(receivers));
+                let (tx, rx) = oneshot::channel();
+                if open.is_empty() {
+                    let _ = tx.send(outcomes.into_iter().flatten().collect());
+                } else {
+                    let batch = self.wait_batches.insert(WaitBatch {
+                        outcomes,
+                        remaining: open.len(),
+                        reply: tx,
+                    });
+                    for (id, index) in open {
+                        let slot = WaitSlot {
+                            batch,
+                            index: u32::try_from(index).unwrap_or(u32::MAX),
+                        };
+                        match self.waiters.entry(id) {
+                            Entry::Vacant(place) => {
+                                place.insert(Waiting::One(slot));
+                            }
+                            Entry::Occupied(mut place) => place.get_mut().push(slot),
+                        }
+                    }
+                }
+                let _ = reply.send(Ok(rx));
             }
             Command::Lookup { ids, reply } => {
                 let found = self
@@ -636,7 +722,10 @@ where
         let id = done.id;
         let policy = &self.config.retry;
         let now = self.clock.now();
-        let wants_outcome = self.waiters.contains_key(&id);
+        // Taken now (one lookup per finished task); put back if the task
+        // does not finish after all.
+        let waiting = self.waiters.remove(&id);
+        let wants_outcome = waiting.is_some();
         let (write, info, outcome, run_at): (_, _, Option<TaskOutcome<Out<P>>>, _) =
             match (stop, done.ending) {
                 (Some(Stop::User), _) => {
@@ -732,6 +821,7 @@ where
             info,
             run_at,
             outcome,
+            waiting,
             requeued,
         });
     }
@@ -877,6 +967,7 @@ where
                 info,
                 run_at,
                 outcome,
+                waiting,
                 requeued,
             } => {
                 let backend = info.backend;
@@ -885,6 +976,7 @@ where
                 pool.weight -= weight;
                 if applied != Applied::Done {
                     warn!(task = %id, ?applied, "a finished attempt was fenced off: the task moved on");
+                    self.keep_waiting(id, waiting);
                     return;
                 }
                 self.counts[backend].shift(Status::Proving, info.status);
@@ -899,7 +991,7 @@ where
                         self.watched_due.insert(id.clone(), at);
                     }
                 }
-                self.finish(id, info, outcome);
+                self.finish(id, info, outcome, waiting);
             }
             Effect::CancelledQueued {
                 id,
@@ -917,30 +1009,44 @@ where
                 self.counts[info.backend].shift(from, Status::Cancelled);
                 self.counts_dirty = true;
                 let _ = reply.send(Ok(CancelOutcome::Cancelled));
-                self.finish(id, info, Some(TaskOutcome::Cancelled));
+                let waiting = self.waiters.remove(&id);
+                self.finish(id, info, Some(TaskOutcome::Cancelled), waiting);
             }
         }
     }
 
     /// Publishes a recorded state change to watchers, and a final one to waiters.
-    fn finish(&mut self, id: Id<P>, info: TaskInfo<Bk<P>>, outcome: Option<TaskOutcome<Out<P>>>) {
+    /// `waiting` are the task's waiters, already out of `waiters`.
+    fn finish(
+        &mut self,
+        id: Id<P>,
+        info: TaskInfo<Bk<P>>,
+        outcome: Option<TaskOutcome<Out<P>>>,
+        waiting: Option<Waiting>,
+    ) {
         let terminal = info.status.is_terminal();
         let backend = info.backend;
         if terminal {
             self.release(backend, 1);
-            if let Some(waiting) = self.waiters.remove(&id)
-                && let Some(outcome) = outcome
-            {
-                waiting.for_each(|tx| {
-                    let _ = tx.send(outcome.clone());
-                });
+            if let (Some(waiting), Some(outcome)) = (waiting, outcome) {
+                waiting.tell(&mut self.wait_batches, outcome);
             }
             self.watched_due.remove(&id);
             if let Some(tx) = self.watchers.remove(&id) {
                 tx.send_replace(info);
             }
-        } else if let Some(tx) = self.watchers.get(&id) {
-            tx.send_replace(info);
+        } else {
+            if let Some(tx) = self.watchers.get(&id) {
+                tx.send_replace(info);
+            }
+            self.keep_waiting(id, waiting);
+        }
+    }
+
+    /// Puts back waiters taken out for a task that has not finished.
+    fn keep_waiting(&mut self, id: Id<P>, waiting: Option<Waiting>) {
+        if let Some(waiting) = waiting {
+            self.waiters.insert(id, waiting);
         }
     }
 

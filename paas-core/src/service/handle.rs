@@ -21,6 +21,9 @@ pub(super) type Bk<P> = <P as Prover>::Backend;
 pub(super) type Out<P> = <P as Prover>::Output;
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ServiceError>>;
 
+/// Ids per [`Command::Wait`]: `wait_all` registers a long list in pieces.
+const WAIT_CHUNK: usize = 4096;
+
 /// A task on its way into the service.
 pub(super) struct NewTask<P: Prover> {
     pub(super) task: Task<Id<P>, crate::lifecycle::Pending>,
@@ -33,9 +36,11 @@ pub(super) enum Command<P: Prover> {
         tasks: Vec<NewTask<P>>,
         reply: Reply<Vec<Submitted>>,
     },
+    /// Answered at once (every id known, or the error); the receiver then
+    /// gets the outcomes, in the order of `ids`, when the last one finishes.
     Wait {
         ids: Vec<Id<P>>,
-        reply: Reply<Vec<oneshot::Receiver<TaskOutcome<Out<P>>>>>,
+        reply: Reply<oneshot::Receiver<Vec<TaskOutcome<Out<P>>>>>,
     },
     Status {
         id: Id<P>,
@@ -376,11 +381,21 @@ impl<P: Prover> ProverHandle<P> {
         ids: impl IntoIterator<Item = Id<P>>,
     ) -> Result<Vec<TaskOutcome<Out<P>>>, ServiceError> {
         let ids: Vec<_> = ids.into_iter().collect();
-        let receivers = self.call(|reply| Command::Wait { ids, reply }).await?;
-        let mut out = Vec::with_capacity(receivers.len());
-        for rx in receivers {
+        // In chunks, so the service registers a long list a piece per turn,
+        // finishing proofs between pieces instead of stalling on one.
+        let mut batches = Vec::with_capacity(ids.len().div_ceil(WAIT_CHUNK));
+        let mut ids = ids.into_iter().peekable();
+        while ids.peek().is_some() {
+            let chunk: Vec<_> = ids.by_ref().take(WAIT_CHUNK).collect();
+            batches.push(
+                self.call(|reply| Command::Wait { ids: chunk, reply })
+                    .await?,
+            );
+        }
+        let mut out = Vec::new();
+        for rx in batches {
             match rx.await {
-                Ok(outcome) => out.push(outcome),
+                Ok(outcomes) => out.extend(outcomes),
                 Err(_) => return Err(self.dropped().await),
             }
         }

@@ -38,10 +38,12 @@ pub struct MemoryStore<I, B, O> {
     inner: Mutex<Inner<I, B, O>>,
 }
 
-struct Entry<B, O> {
+/// One task: its slot in `Inner::entries` never changes, and slots are given
+/// in submission order, so a slot number is also the task's FIFO position.
+struct Entry<I, B, O> {
+    id: I,
     backend: B,
     weight: u64,
-    seq: u64,
     status: Status,
     meta: TaskMeta,
     epoch: u64,
@@ -49,13 +51,20 @@ struct Entry<B, O> {
     output: Option<O>,
 }
 
+type Slot = usize;
+
 struct Inner<I, B, O> {
-    tasks: FastMap<I, Entry<B, O>>,
-    /// Pending tasks per backend by (priority desc, submission order).
-    ready: BackendMap<B, BTreeMap<(Reverse<i32>, u64), I>>,
-    /// Retrying tasks per backend by (due time, submission order).
-    delayed: BackendMap<B, BTreeMap<(Millis, u64), I>>,
-    next_seq: u64,
+    /// Every task, by slot.
+    entries: Vec<Entry<I, B, O>>,
+    /// The slot of every task.
+    slots: FastMap<I, Slot>,
+    /// The slots of the tasks being proved: a small map (one entry per busy
+    /// worker), so finishing an attempt never probes the large one.
+    proving: FastMap<I, Slot>,
+    /// Pending tasks per backend by (priority desc, slot = submission order).
+    ready: BackendMap<B, BTreeMap<(Reverse<i32>, Slot), ()>>,
+    /// Retrying tasks per backend by (due time, slot).
+    delayed: BackendMap<B, BTreeMap<(Millis, Slot), ()>>,
 }
 
 impl<I: TaskId, B: Backend, O: ProofOutput> Default for MemoryStore<I, B, O> {
@@ -77,17 +86,18 @@ impl<I: TaskId, B: Backend, O: ProofOutput> MemoryStore<I, B, O> {
     pub fn new() -> Self {
         Self {
             inner: Mutex::new(Inner {
-                tasks: FastMap::default(),
+                entries: Vec::new(),
+                slots: FastMap::default(),
+                proving: FastMap::default(),
                 ready: BackendMap::default(),
                 delayed: BackendMap::default(),
-                next_seq: 0,
             }),
         }
     }
 
     /// How many tasks are stored.
     pub fn len(&self) -> usize {
-        self.lock().tasks.len()
+        self.lock().entries.len()
     }
 
     /// Whether no task is stored.
@@ -102,10 +112,10 @@ impl<I: TaskId, B: Backend, O: ProofOutput> MemoryStore<I, B, O> {
     }
 }
 
-impl<B: Backend, O> Entry<B, O> {
-    fn record<I: TaskId>(&self, id: &I) -> TaskRecord<I> {
+impl<I: TaskId, B: Backend, O: ProofOutput> Entry<I, B, O> {
+    fn record(&self) -> TaskRecord<I> {
         TaskRecord {
-            id: id.clone(),
+            id: self.id.clone(),
             status: self.status,
             meta: self.meta.clone(),
             epoch: self.epoch,
@@ -113,71 +123,84 @@ impl<B: Backend, O> Entry<B, O> {
         }
     }
 
-    fn set<I>(&mut self, record: TaskRecord<I>) {
-        self.status = record.status;
-        self.meta = record.meta;
-        self.epoch = record.epoch;
-        self.run_at = record.run_at;
+    fn typed(&self) -> Result<AnyTask<I>, StoreError> {
+        AnyTask::from_record(self.record()).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    fn typed<I: TaskId>(&self, id: &I) -> Result<AnyTask<I>, StoreError> {
-        AnyTask::from_record(self.record(id)).map_err(|e| StoreError::Corrupt(e.to_string()))
+    fn stored(&self) -> StoredTask<I, B> {
+        StoredTask {
+            record: self.record(),
+            backend: self.backend,
+            weight: self.weight,
+        }
     }
 }
 
 impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
-    /// Takes a queued task out of its queue (before it changes state).
-    fn unqueue(&mut self, id: &I) {
-        let Some(e) = self.tasks.get(id) else { return };
-        match e.status {
-            Status::Pending => {
-                self.ready[e.backend].remove(&(Reverse(e.meta.priority), e.seq));
-            }
-            Status::Retrying => {
-                if let Some(at) = e.run_at {
-                    self.delayed[e.backend].remove(&(at, e.seq));
-                }
-            }
-            _ => {}
-        }
+    /// The slot of task `id`; a proving task is found in the small map.
+    fn slot(&self, id: &I) -> Option<Slot> {
+        self.proving.get(id).or_else(|| self.slots.get(id)).copied()
     }
 
-    /// Puts a task into the queue its (new) state belongs to.
-    fn enqueue(&mut self, id: &I) {
-        let Some(e) = self.tasks.get(id) else { return };
-        match e.status {
-            Status::Pending => {
-                self.ready[e.backend].insert((Reverse(e.meta.priority), e.seq), id.clone());
-            }
-            Status::Retrying => {
-                if let Some(at) = e.run_at {
-                    self.delayed[e.backend].insert((at, e.seq), id.clone());
-                }
-            }
-            _ => {}
-        }
+    fn entry(&self, slot: Slot) -> Result<&Entry<I, B, O>, StoreError> {
+        self.entries
+            .get(slot)
+            .ok_or_else(|| StoreError::Corrupt(format!("no task in slot {slot}")))
     }
 
-    /// Replaces a task's state with `task`, keeping queues in step.
-    fn store(&mut self, task: AnyTask<I>) {
-        let id = task.id().clone();
-        self.unqueue(&id);
-        if let Some(e) = self.tasks.get_mut(&id) {
-            let epoch = e.epoch;
-            e.set(task.into_record(epoch));
-        }
-        self.enqueue(&id);
-    }
-
-    fn fenced(&self, id: &I, epoch: Option<u64>) -> Result<(), Applied> {
-        let Some(e) = self.tasks.get(id) else {
-            return Err(Applied::Missing);
+    /// Gives the task in `slot` the state of `task`, keeping the queues and
+    /// the proving map in step.
+    fn put(&mut self, slot: Slot, task: AnyTask<I>) {
+        let Some(e) = self.entries.get_mut(slot) else {
+            return;
         };
+        // Out of the queue and map of the old state.
+        match e.status {
+            Status::Pending => {
+                self.ready[e.backend].remove(&(Reverse(e.meta.priority), slot));
+            }
+            Status::Retrying => {
+                if let Some(at) = e.run_at {
+                    self.delayed[e.backend].remove(&(at, slot));
+                }
+            }
+            Status::Proving => {
+                self.proving.remove(&e.id);
+            }
+            _ => {}
+        }
+        let record = task.into_record(e.epoch);
+        e.status = record.status;
+        e.meta = record.meta;
+        e.epoch = record.epoch;
+        e.run_at = record.run_at;
+        // Into those of the new one.
+        match e.status {
+            Status::Pending => {
+                self.ready[e.backend].insert((Reverse(e.meta.priority), slot), ());
+            }
+            Status::Retrying => {
+                if let Some(at) = e.run_at {
+                    self.delayed[e.backend].insert((at, slot), ());
+                }
+            }
+            Status::Proving => {
+                self.proving.insert(e.id.clone(), slot);
+            }
+            _ => {}
+        }
+    }
+
+    /// The slot of `id` if its state admits a write fenced by `epoch`
+    /// (`Some`: the attempt of that epoch is proving it; `None`: it is queued).
+    fn fenced(&self, id: &I, epoch: Option<u64>) -> Result<Slot, Applied> {
+        let slot = self.slot(id).ok_or(Applied::Missing)?;
+        let e = &self.entries[slot];
         let ok = match epoch {
             Some(epoch) => e.status == Status::Proving && e.epoch == epoch,
             None => matches!(e.status, Status::Pending | Status::Retrying),
         };
-        if ok { Ok(()) } else { Err(Applied::Stale) }
+        if ok { Ok(slot) } else { Err(Applied::Stale) }
     }
 
     fn apply_one(&mut self, write: Write<I, B, O>) -> Applied {
@@ -187,27 +210,27 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 backend,
                 weight,
             } => {
-                if let Some(e) = self.tasks.get(task.id()) {
-                    return Applied::Exists(e.status);
+                let slot = self.entries.len();
+                match self.slots.entry(task.id().clone()) {
+                    std::collections::hash_map::Entry::Occupied(known) => {
+                        return Applied::Exists(self.entries[*known.get()].status);
+                    }
+                    std::collections::hash_map::Entry::Vacant(place) => {
+                        place.insert(slot);
+                    }
                 }
-                let seq = self.next_seq;
-                self.next_seq += 1;
-                let id = task.id().clone();
                 let record = AnyTask::from(task).into_record(0);
-                self.tasks.insert(
-                    id.clone(),
-                    Entry {
-                        backend,
-                        weight,
-                        seq,
-                        status: record.status,
-                        meta: record.meta,
-                        epoch: 0,
-                        run_at: None,
-                        output: None,
-                    },
-                );
-                self.enqueue(&id);
+                self.ready[backend].insert((Reverse(record.meta.priority), slot), ());
+                self.entries.push(Entry {
+                    id: record.id,
+                    backend,
+                    weight,
+                    status: record.status,
+                    meta: record.meta,
+                    epoch: 0,
+                    run_at: None,
+                    output: None,
+                });
                 return Applied::Done;
             }
             Write::Complete { task, output } => (Some(task.epoch()), task.into(), Some(output)),
@@ -216,15 +239,73 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             Write::Requeue { task, epoch } => (Some(epoch), task.into(), None),
             Write::Cancel { task, epoch } => (epoch, task.into(), None),
         };
-        if let Err(outcome) = self.fenced(task.id(), fence) {
-            return outcome;
-        }
-        let id = task.id().clone();
-        self.store(task);
-        if let (Some(output), Some(e)) = (output, self.tasks.get_mut(&id)) {
-            e.output = Some(output);
+        let slot = match self.fenced(task.id(), fence) {
+            Ok(slot) => slot,
+            Err(outcome) => return outcome,
+        };
+        self.put(slot, task);
+        if output.is_some() {
+            self.entries[slot].output = output;
         }
         Applied::Done
+    }
+
+    fn claim(
+        &mut self,
+        backend: B,
+        max_tasks: usize,
+        max_weight: u64,
+        now: Millis,
+    ) -> Result<Claimed<I>, StoreError> {
+        // Retrying tasks whose time has come become pending.
+        let mut promoted = 0;
+        while let Some((&(at, slot), ())) = self.delayed[backend].first_key_value() {
+            if at > now {
+                break;
+            }
+            let AnyTask::Retrying(task) = self.entry(slot)?.typed()? else {
+                return Err(StoreError::Corrupt(format!(
+                    "slot {slot} queued as retrying is not"
+                )));
+            };
+            self.put(slot, task.ready().into());
+            promoted += 1;
+        }
+        let mut tasks = Vec::new();
+        let mut used = 0u64;
+        let mut more = false;
+        while let Some((&(_, slot), ())) = self.ready[backend].first_key_value() {
+            if tasks.len() >= max_tasks {
+                more = true;
+                break;
+            }
+            let entry = self.entry(slot)?;
+            if used.saturating_add(entry.weight) > max_weight {
+                more = true;
+                break;
+            }
+            used += entry.weight;
+            let weight = entry.weight;
+            let epoch = entry.epoch + 1;
+            let AnyTask::Pending(task) = entry.typed()? else {
+                return Err(StoreError::Corrupt(format!(
+                    "task {} queued as pending is not",
+                    entry.id
+                )));
+            };
+            let proving = task.start(epoch);
+            self.put(slot, proving.clone().into());
+            tasks.push((proving, weight));
+        }
+        let next_due = self.delayed[backend]
+            .first_key_value()
+            .map(|(&(at, _), ())| at);
+        Ok(Claimed {
+            tasks,
+            more,
+            promoted,
+            next_due,
+        })
     }
 }
 
@@ -242,76 +323,33 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         now: Millis,
         _lease_until: Millis,
     ) -> Result<Claimed<I>, StoreError> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        // Retrying tasks whose time has come become pending.
-        let mut promoted = 0;
-        while let Some((&(at, seq), _)) = inner.delayed[backend].first_key_value() {
-            if at > now {
-                break;
-            }
-            let id = inner.delayed[backend]
-                .remove(&(at, seq))
-                .ok_or_else(|| StoreError::Corrupt("retry queue changed under a lock".into()))?;
-            let AnyTask::Retrying(task) = inner.tasks[&id].typed(&id)? else {
-                return Err(StoreError::Corrupt(format!(
-                    "task {id} queued as retrying is not"
-                )));
-            };
-            inner.store(task.ready().into());
-            promoted += 1;
-        }
-        let mut tasks = Vec::new();
-        let mut used = 0u64;
-        let mut more = false;
-        while let Some((&key, id)) = inner.ready[backend].first_key_value() {
-            if tasks.len() >= max_tasks {
-                more = true;
-                break;
-            }
-            let entry = &inner.tasks[id];
-            if used.saturating_add(entry.weight) > max_weight {
-                more = true;
-                break;
-            }
-            used += entry.weight;
-            let weight = entry.weight;
-            let id = id.clone();
-            let AnyTask::Pending(task) = inner.tasks[&id].typed(&id)? else {
-                return Err(StoreError::Corrupt(format!(
-                    "task {id} queued as pending is not"
-                )));
-            };
-            inner.ready[backend].remove(&key);
-            let e = inner
-                .tasks
-                .get_mut(&id)
-                .ok_or_else(|| StoreError::Corrupt("vanished".into()))?;
-            let proving = task.start(e.epoch + 1);
-            e.set(AnyTask::from(proving.clone()).into_record(e.epoch));
-            tasks.push((proving, weight));
-        }
-        let next_due = inner.delayed[backend]
-            .first_key_value()
-            .map(|(&(at, _), _)| at);
-        Ok(Claimed {
-            tasks,
-            more,
-            promoted,
-            next_due,
-        })
+        self.lock().claim(backend, max_tasks, max_weight, now)
+    }
+
+    async fn commit(
+        &self,
+        writes: Vec<Write<I, B, O>>,
+        claims: Vec<ClaimRequest<B>>,
+    ) -> Result<Committed<I>, StoreError> {
+        let mut inner = self.lock();
+        let applied = writes.into_iter().map(|w| inner.apply_one(w)).collect();
+        let claimed = claims
+            .into_iter()
+            .map(|c| inner.claim(c.backend, c.max_tasks, c.max_weight, c.now))
+            .collect::<Result<_, _>>()?;
+        Ok((applied, claimed))
     }
 
     async fn get(&self, id: &I) -> Result<Option<StoredTask<I, B>>, StoreError> {
-        Ok(self.lock().tasks.get(id).map(|e| StoredTask {
-            record: e.record(id),
-            backend: e.backend,
-            weight: e.weight,
-        }))
+        let inner = self.lock();
+        Ok(inner.slot(id).map(|slot| inner.entries[slot].stored()))
     }
 
     async fn proof(&self, id: &I) -> Result<Option<O>, StoreError> {
-        Ok(self.lock().tasks.get(id).and_then(|e| e.output.clone()))
+        let inner = self.lock();
+        Ok(inner
+            .slot(id)
+            .and_then(|slot| inner.entries[slot].output.clone()))
     }
 
     async fn fetch_many(&self, ids: &[I]) -> FetchedMany<I, B, O> {
@@ -319,13 +357,12 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         Ok(ids
             .iter()
             .map(|id| {
-                inner.tasks.get(id).map(|e| Fetched {
-                    task: StoredTask {
-                        record: e.record(id),
-                        backend: e.backend,
-                        weight: e.weight,
-                    },
-                    proof: e.output.clone(),
+                inner.slot(id).map(|slot| {
+                    let e = &inner.entries[slot];
+                    Fetched {
+                        task: e.stored(),
+                        proof: e.output.clone(),
+                    }
                 })
             })
             .collect())
@@ -334,7 +371,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
     async fn counts(&self) -> Result<BackendMap<B, StatusCounts>, StoreError> {
         let inner = self.lock();
         let mut counts = BackendMap::<B, StatusCounts>::default();
-        for e in inner.tasks.values() {
+        for e in &inner.entries {
             counts[e.backend].add(e.status, 1);
         }
         Ok(counts)
@@ -342,31 +379,28 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
 
     async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<I>, StoreError> {
         let mut inner = self.lock();
-        let stranded: Vec<I> = inner
-            .tasks
-            .iter()
-            .filter(|(_, e)| e.status == Status::Proving)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut stranded: Vec<Slot> = inner.proving.values().copied().collect();
+        stranded.sort_unstable();
         let mut report = Recovery {
             rescheduled: Vec::new(),
             failed: Vec::new(),
         };
-        for id in stranded {
-            let AnyTask::Proving(task) = inner.tasks[&id].typed(&id)? else {
+        for slot in stranded {
+            let AnyTask::Proving(task) = inner.entry(slot)?.typed()? else {
                 continue;
             };
+            let id = task.id().clone();
             let failure = Failure::new(
                 FailureKind::Abandoned,
                 format!("the worker proving attempt {} disappeared", task.attempts()),
             );
             match task.fail_with(failure, Some(std::time::Duration::ZERO), policy, now) {
                 AfterFailure::Retrying(t) => {
-                    inner.store(t.into());
+                    inner.put(slot, t.into());
                     report.rescheduled.push(id);
                 }
                 AfterFailure::Failed(t) => {
-                    inner.store(t.into());
+                    inner.put(slot, t.into());
                     report.failed.push(id);
                 }
             }
@@ -519,19 +553,42 @@ mod tests {
         let mut ready = Vec::new();
         let mut delayed = Vec::new();
         for (backend, q) in inner.ready.iter() {
-            for id in q.values() {
-                let e = &inner.tasks[id];
-                assert_eq!((e.status, e.backend), (Status::Pending, backend), "{id}");
-                ready.push(*id);
+            for &(_, slot) in q.keys() {
+                let e = &inner.entries[slot];
+                assert_eq!(
+                    (e.status, e.backend),
+                    (Status::Pending, backend),
+                    "{}",
+                    e.id
+                );
+                ready.push(e.id);
             }
         }
         for (backend, q) in inner.delayed.iter() {
-            for id in q.values() {
-                let e = &inner.tasks[id];
-                assert_eq!((e.status, e.backend), (Status::Retrying, backend), "{id}");
-                delayed.push(*id);
+            for &(_, slot) in q.keys() {
+                let e = &inner.entries[slot];
+                assert_eq!(
+                    (e.status, e.backend),
+                    (Status::Retrying, backend),
+                    "{}",
+                    e.id
+                );
+                delayed.push(e.id);
             }
         }
+        let mut proving: Vec<u64> = inner
+            .entries
+            .iter()
+            .filter(|e| e.status == Status::Proving)
+            .map(|e| e.id)
+            .collect();
+        let mut mapped: Vec<u64> = inner.proving.keys().copied().collect();
+        proving.sort_unstable();
+        mapped.sort_unstable();
+        assert_eq!(
+            proving, mapped,
+            "the proving map holds exactly the proving tasks"
+        );
         (ready, delayed)
     }
 
