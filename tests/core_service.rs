@@ -138,6 +138,63 @@ async fn submit_many_and_wait_all_and_unknown_ids_are_errors() {
     );
 }
 
+/// `wait_all` hands a long list to the service in pieces; the answer still
+/// follows the order given, a task named twice (or by two callers) is
+/// answered for each, and an unknown id in a later piece is reported at once
+/// even while earlier tasks are unfinished.
+#[tokio::test(start_paused = true)]
+async fn wait_all_over_many_batches_keeps_order_and_reports_unknown_ids_at_once() {
+    let prover = TestProver::with_default(Behaviour::Ok);
+    let gate = Gate::new();
+    let held = 5_000;
+    prover.set(held, Behaviour::Gated(gate.clone()));
+    let handle = start(&prover, 4).await;
+    let ids: Vec<u64> = (1..=10_000).collect();
+    handle.submit_many(ids.clone()).await.expect("accepted");
+
+    // Reversed, with task 7 named again near the end (another piece).
+    let mut asked: Vec<u64> = ids.iter().rev().copied().collect();
+    asked.push(7);
+    asked.push(held);
+    let first = tokio::spawn({
+        let handle = handle.clone();
+        let asked = asked.clone();
+        async move { handle.wait_all(asked).await }
+    });
+    let second = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.wait_all([held, 1]).await }
+    });
+
+    let mut with_unknown = asked.clone();
+    with_unknown.insert(9_000, 123_456);
+    assert_eq!(
+        tokio::time::timeout(SEC, handle.wait_all(with_unknown)).await,
+        Ok(Err(ServiceError::UnknownTask("123456".into()))),
+        "reported without waiting for the held task"
+    );
+    settle(50).await;
+    assert!(
+        !first.is_finished() && !second.is_finished(),
+        "task {held} is held"
+    );
+
+    gate.open();
+    let outcomes = within(first).await.expect("joined").expect("waited");
+    let expected: Vec<TaskOutcome<String>> = asked
+        .iter()
+        .map(|&id| TaskOutcome::Completed(proof_of(id)))
+        .collect();
+    assert_eq!(outcomes, expected);
+    assert_eq!(
+        within(second).await.expect("joined"),
+        Ok(vec![
+            TaskOutcome::Completed(proof_of(held)),
+            TaskOutcome::Completed(proof_of(1))
+        ])
+    );
+}
+
 // ---- 3. transient failures and backoff -------------------------------------------
 
 #[tokio::test(start_paused = true)]

@@ -296,6 +296,26 @@ async fn latency(samples: usize) -> (f64, f64) {
     (pct(0.5), pct(0.99))
 }
 
+/// Tasks/s of one throughput run (`what`: service or baseline) in a fresh
+/// process: this benchmark binary again, with `--run`.
+fn child_run(what: &str, n: u64, workers: usize) -> f64 {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let out = std::process::Command::new(exe)
+        .args(["--run", what, &n.to_string(), &workers.to_string()])
+        .output()
+        .expect("run the benchmark binary");
+    assert!(out.status.success(), "{what} run failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("tasks/s")
+}
+
+fn median(runs: &mut [f64]) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
 fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -316,15 +336,24 @@ struct Row {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     // `--profile-overhead N`: only the service side of the overhead benchmark
-    // (for a profiler), then exit.
+    // (for a profiler), then exit. `--run service|baseline N W`: one
+    // throughput run, as a child process of the full benchmark.
     let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, default: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     if let Some(pos) = args.iter().position(|a| a == "--profile-overhead") {
-        let n = args
-            .get(pos + 1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(100_000);
+        let n = arg(pos + 1, 100_000);
         let tp = block_on(service_run(n, 64, Work::Noop));
         println!("{n} no-op tasks: {tp:.0} tasks/s");
+        return;
+    }
+    if let Some(pos) = args.iter().position(|a| a == "--run") {
+        let (n, workers) = (arg(pos + 2, 100_000), arg(pos + 3, 64) as usize);
+        let tp = match args.get(pos + 1).map(String::as_str) {
+            Some("service") => block_on(service_run(n, workers, Work::Noop)),
+            Some("baseline") => block_on(baseline_run(n, workers, Work::Noop)),
+            other => panic!("--run service|baseline N W, not {other:?}"),
+        };
+        println!("{tp}");
         return;
     }
     let scale = |full: u64, small: u64| if quick { small } else { full };
@@ -342,18 +371,26 @@ fn main() {
         met: per_task <= 1024.0,
     });
 
-    // 1 + 4: overhead and scaling, against the baseline.
+    // 1 + 4: overhead and scaling, against the baseline. Each run is a fresh
+    // process (a run must not inherit the heap an earlier, larger run left
+    // behind); service and baseline alternate, and each figure is the median
+    // of its runs.
     let workers = 64;
     let sizes = [
         scale(10_000, 2_000),
         scale(100_000, 5_000),
         scale(1_000_000, 10_000),
     ];
+    let repeats = if quick { 1 } else { 5 };
     let mut curve = Vec::new();
     for &n in &sizes {
-        let service = block_on(service_run(n, workers, Work::Noop));
-        let base = block_on(baseline_run(n, workers, Work::Noop));
-        curve.push((n, service, base));
+        let mut service = Vec::new();
+        let mut base = Vec::new();
+        for _ in 0..repeats {
+            service.push(child_run("service", n, workers));
+            base.push(child_run("baseline", n, workers));
+        }
+        curve.push((n, median(&mut service), median(&mut base)));
     }
     let (n100k, service, base) = curve[1];
     rows.push(Row {
