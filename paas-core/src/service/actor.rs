@@ -84,6 +84,9 @@ struct Running<P: Prover> {
     weight: u64,
     token: CancellationToken,
     stop: Option<Stop>,
+    /// The task's waiters, moved here from `Actor::waiters` when the attempt
+    /// starts: finishing then looks up nothing in that (possibly huge) map.
+    waiting: Option<Waiting>,
 }
 
 /// Where a finished task's outcome goes: a place in one waiting batch.
@@ -612,6 +615,13 @@ where
                             batch,
                             index: u32::try_from(index).unwrap_or(u32::MAX),
                         };
+                        if let Some(run) = self.running.get_mut(&id) {
+                            match &mut run.waiting {
+                                Some(waiting) => waiting.push(slot),
+                                None => run.waiting = Some(Waiting::One(slot)),
+                            }
+                            continue;
+                        }
                         match self.waiters.entry(id) {
                             Entry::Vacant(place) => {
                                 place.insert(Waiting::One(slot));
@@ -715,6 +725,7 @@ where
             backend,
             weight,
             stop,
+            waiting,
             ..
         } = run;
         let epoch = task.epoch();
@@ -722,9 +733,7 @@ where
         let id = done.id;
         let policy = &self.config.retry;
         let now = self.clock.now();
-        // Taken now (one lookup per finished task); put back if the task
-        // does not finish after all.
-        let waiting = self.waiters.remove(&id);
+        // Put back into `waiters` if the task does not finish after all.
         let wants_outcome = waiting.is_some();
         let (write, info, outcome, run_at): (_, _, Option<TaskOutcome<Out<P>>>, _) =
             match (stop, done.ending) {
@@ -935,8 +944,20 @@ where
             self.tell_promoted(backend, request.now);
         }
         self.counts_dirty |= claimed.promoted > 0 || !claimed.tasks.is_empty();
-        for (task, weight) in claimed.tasks {
-            self.spawn(backend, task, weight);
+        // The waiters of all claimed tasks first, in one tight loop: their
+        // lookups in a large map then overlap instead of stalling one by one.
+        let mut waiting: Vec<Option<Waiting>> = if self.waiters.is_empty() {
+            Vec::new()
+        } else {
+            claimed
+                .tasks
+                .iter()
+                .map(|(task, _)| self.waiters.remove(task.id()))
+                .collect()
+        };
+        waiting.resize_with(claimed.tasks.len(), || None);
+        for ((task, weight), waiting) in claimed.tasks.into_iter().zip(waiting) {
+            self.spawn(backend, task, weight, waiting);
         }
     }
 
@@ -1094,7 +1115,13 @@ where
         });
     }
 
-    fn spawn(&mut self, backend: Bk<P>, task: Task<Id<P>, Proving>, weight: u64) {
+    fn spawn(
+        &mut self,
+        backend: Bk<P>,
+        task: Task<Id<P>, Proving>,
+        weight: u64,
+        waiting: Option<Waiting>,
+    ) {
         self.counts[backend].shift(Status::Pending, Status::Proving);
         let pool = &mut self.pools[backend];
         pool.running += 1;
@@ -1133,6 +1160,7 @@ where
                 weight,
                 token,
                 stop: None,
+                waiting,
             },
         );
     }
