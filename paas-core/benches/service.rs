@@ -383,17 +383,21 @@ fn main() {
         scale(100_000, 5_000),
         scale(1_000_000, 10_000),
     ];
+    // Rounds go through every size, so a slow spell of the machine (this is
+    // a shared VM) falls on all sizes alike rather than on one.
     let repeats = if quick { 1 } else { 5 };
-    let mut curve = Vec::new();
-    for &n in &sizes {
-        let mut service = Vec::new();
-        let mut base = Vec::new();
-        for _ in 0..repeats {
+    let mut runs = vec![(Vec::new(), Vec::new()); sizes.len()];
+    for _ in 0..repeats {
+        for (&n, (service, base)) in sizes.iter().zip(&mut runs) {
             service.push(child_run("service", n, workers));
             base.push(child_run("baseline", n, workers));
         }
-        curve.push((n, median(&mut service), median(&mut base)));
     }
+    let curve: Vec<(u64, f64, f64)> = sizes
+        .iter()
+        .zip(&mut runs)
+        .map(|(&n, (service, base))| (n, median(service), median(base)))
+        .collect();
     let (n100k, service, base) = curve[1];
     rows.push(Row {
         what: format!("overhead: {n100k} no-op tasks, tasks/s"),
