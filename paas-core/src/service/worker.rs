@@ -3,11 +3,12 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::prover::{ProveContext, ProveError, Prover};
 
@@ -26,6 +27,10 @@ pub(super) enum Ending<O> {
 }
 
 /// Runs one attempt to its end.
+///
+/// The attempt's future is kept small (it is copied when the attempt is
+/// spawned): the prover's future is boxed, and so are the timers, which only
+/// exist when needed (a time limit) or on the slow path (after a cancel).
 pub(super) async fn run_attempt<P: Prover>(
     prover: Arc<P>,
     ctx: ProveContext<P::TaskId>,
@@ -33,33 +38,43 @@ pub(super) async fn run_attempt<P: Prover>(
     grace: Duration,
 ) -> Ending<P::Output> {
     let token = ctx.token().clone();
-    let deadline = ctx.deadline();
+    let mut timer = ctx
+        .deadline()
+        .map(|at| Box::pin(tokio::time::sleep_until(at)));
     // Call `prove` inside the guarded future: a prover may panic before it
     // returns its future, and that panic must fail the task too.
-    // Boxed: the spawned task stays small, so spawning copies less.
-    let prove = AssertUnwindSafe(Box::pin(async move { prover.prove(ctx).await })).catch_unwind();
-    let abandon = async {
-        token.cancelled().await;
-        tokio::time::sleep(grace).await;
+    let mut prove =
+        AssertUnwindSafe(Box::pin(async move { prover.prove(ctx).await })).catch_unwind();
+    let ended = |result: std::thread::Result<Result<P::Output, ProveError>>| match result {
+        Ok(Ok(proof)) => Ending::Proved(proof),
+        Ok(Err(err)) => Ending::Error(err),
+        Err(panic) => Ending::Panicked(panic_message(panic.as_ref())),
     };
-    let timeout = async {
-        match deadline {
-            Some(at) => tokio::time::sleep_until(at).await,
-            None => std::future::pending().await,
-        }
+    let timed_out = |token: &tokio_util::sync::CancellationToken| {
+        token.cancel();
+        Ending::TimedOut(limit.unwrap_or_default())
     };
     tokio::select! {
         biased;
-        result = prove => match result {
-            Ok(Ok(proof)) => Ending::Proved(proof),
-            Ok(Err(err)) => Ending::Error(err),
-            Err(panic) => Ending::Panicked(panic_message(panic.as_ref())),
-        },
-        () = timeout => {
-            token.cancel();
-            Ending::TimedOut(limit.unwrap_or_default())
-        }
-        () = abandon => Ending::Abandoned,
+        result = &mut prove => return ended(result),
+        () = expiry(&mut timer) => return timed_out(&token),
+        () = token.cancelled() => {}
+    }
+    // Cancelled: the prover has `grace` to return.
+    let grace = Box::pin(tokio::time::sleep(grace));
+    tokio::select! {
+        biased;
+        result = prove => ended(result),
+        () = expiry(&mut timer) => timed_out(&token),
+        () = grace => Ending::Abandoned,
+    }
+}
+
+/// Completes when the attempt's time limit passes; never without one.
+async fn expiry(timer: &mut Option<Pin<Box<Sleep>>>) {
+    match timer {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
