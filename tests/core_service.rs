@@ -195,6 +195,76 @@ async fn wait_all_over_many_batches_keeps_order_and_reports_unknown_ids_at_once(
     );
 }
 
+/// Many callers wait on overlapping sets of tasks while those tasks retry,
+/// fail, or are cancelled queued or mid-proof, on a real multi-threaded
+/// runtime: every caller gets every outcome, and each matches what the store
+/// recorded. (Waiters move between the service's waiter map and a task's
+/// running entry as attempts start and end; this checks none is lost.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_waiters_see_every_outcome_through_retries_and_cancels() {
+    const TASKS: u64 = 400;
+    let prover = TestProver::new();
+    for id in 1..=TASKS {
+        let behaviour = match id % 5 {
+            0 => Behaviour::Sleep(MS),
+            1 => Behaviour::Transient(2),
+            2 => Behaviour::Permanent("bad input"),
+            3 => Behaviour::Hang,
+            _ => Behaviour::Ok,
+        };
+        prover.set(id, behaviour);
+    }
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(4), PoolConfig::new(4)))
+        .retry(policy(3, MS, 2 * MS))
+        .start()
+        .await
+        .expect("starts");
+    let ids: Vec<u64> = (1..=TASKS).collect();
+    handle.submit_many(ids.clone()).await.expect("accepted");
+
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut waiters = Vec::new();
+    for _ in 0..40 {
+        let asked: Vec<u64> = (0..60).map(|_| rng.u64(1..=TASKS)).collect();
+        let delay = Duration::from_micros(rng.u64(0..3_000));
+        let handle = handle.clone();
+        waiters.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let outcomes = handle.wait_all(asked.clone()).await;
+            (asked, outcomes)
+        }));
+    }
+    // Cancel the hanging tasks, some still queued and some mid-proof.
+    for id in ids.iter().copied().filter(|id| id % 5 == 3) {
+        handle.cancel(id).await.expect("cancel");
+        tokio::task::yield_now().await;
+    }
+
+    let expected = |id: u64| match id % 5 {
+        2 => Status::Failed,
+        3 => Status::Cancelled,
+        _ => Status::Completed,
+    };
+    let realtime_limit = Duration::from_secs(60);
+    for waiter in waiters {
+        let (asked, outcomes) = tokio::time::timeout(realtime_limit, waiter)
+            .await
+            .expect("every waiter is answered")
+            .expect("joined");
+        let outcomes = outcomes.expect("waited");
+        assert_eq!(outcomes.len(), asked.len());
+        for (id, outcome) in asked.into_iter().zip(outcomes) {
+            assert_eq!(outcome.status(), expected(id), "task {id}: {outcome:?}");
+            if expected(id) == Status::Completed {
+                assert_eq!(outcome, TaskOutcome::Completed(proof_of(id)));
+            }
+            let info = handle.status(id).await.expect("status").expect("known");
+            assert_eq!(info.status, expected(id), "task {id} as stored");
+        }
+    }
+}
+
 // ---- 3. transient failures and backoff -------------------------------------------
 
 #[tokio::test(start_paused = true)]
