@@ -550,31 +550,26 @@ mod tests {
     /// against its task's status.
     fn queues(s: &Store) -> (Vec<u64>, Vec<u64>) {
         let inner = s.lock();
+        // The ids in `slots`, each checked to be in `status` on `backend`.
+        let listed = |backend: Lane, slots: Vec<Slot>, status: Status| -> Vec<u64> {
+            slots
+                .into_iter()
+                .map(|slot| {
+                    let e = &inner.entries[slot];
+                    assert_eq!((e.status, e.backend), (status, backend), "{}", e.id);
+                    e.id
+                })
+                .collect()
+        };
         let mut ready = Vec::new();
-        let mut delayed = Vec::new();
         for (backend, q) in inner.ready.iter() {
-            for &(_, slot) in q.keys() {
-                let e = &inner.entries[slot];
-                assert_eq!(
-                    (e.status, e.backend),
-                    (Status::Pending, backend),
-                    "{}",
-                    e.id
-                );
-                ready.push(e.id);
-            }
+            let slots = q.keys().map(|&(_, slot)| slot).collect();
+            ready.extend(listed(backend, slots, Status::Pending));
         }
+        let mut delayed = Vec::new();
         for (backend, q) in inner.delayed.iter() {
-            for &(_, slot) in q.keys() {
-                let e = &inner.entries[slot];
-                assert_eq!(
-                    (e.status, e.backend),
-                    (Status::Retrying, backend),
-                    "{}",
-                    e.id
-                );
-                delayed.push(e.id);
-            }
+            let slots = q.keys().map(|&(_, slot)| slot).collect();
+            delayed.extend(listed(backend, slots, Status::Retrying));
         }
         let mut proving: Vec<u64> = inner
             .entries
