@@ -44,3 +44,23 @@ pub fn init_tracing() {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// A proving rate for people: proofs per second, and for slow proofs (a real
+/// SP1 proof takes a minute or more) also the seconds one proof takes.
+///
+/// ```
+/// assert_eq!(paas_examples::rate(30, 10.0), "3.0 proofs/s");
+/// assert_eq!(paas_examples::rate(1, 71.26), "0.014 proofs/s (one per 71.3 s)");
+/// assert_eq!(paas_examples::rate(0, 5.0), "0.0 proofs/s");
+/// ```
+pub fn rate(proofs: u64, secs: f64) -> String {
+    let per_second = proofs as f64 / secs.max(1e-9);
+    if proofs == 0 || per_second >= 1.0 {
+        format!("{per_second:.1} proofs/s")
+    } else {
+        format!(
+            "{per_second:.3} proofs/s (one per {:.1} s)",
+            1.0 / per_second
+        )
+    }
+}

@@ -250,7 +250,10 @@ impl Tally {
             "  proof size           {PROOF_LEN} bytes compressed (+ {INPUT_LEN} bytes public input)"
         );
         println!("  elapsed              {secs:.2} s");
-        println!("  throughput           {:.1} proofs/s", fresh as f64 / secs);
+        println!(
+            "  throughput           {}",
+            paas_examples::rate(fresh, secs)
+        );
         if let Some(sample) = &self.sample {
             println!("  first                {sample}");
         }

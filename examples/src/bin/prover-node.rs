@@ -20,7 +20,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use paas_core::service::{Submitted, TaskOutcome};
 use paas_core::store::{SqliteStore, TaskStore};
 use paas_core::{Backend, BackendMap, PoolConfig, ProverHandle, RetryPolicy, Service, Status};
-use paas_examples::ChainContext;
+use paas_examples::{ChainContext, rate};
 use paas_zkvm::programs::{Chain, Checkpoint};
 use paas_zkvm::{
     NativeHost, ProofReceiptWithMetadata, ZkVmBackend, ZkVmHost, ZkVmProgram, ZkVmProver,
@@ -411,10 +411,7 @@ impl Stats {
             println!("  cancelled            {}", self.cancelled);
         }
         println!("  elapsed              {:.2} s", elapsed.as_secs_f64());
-        println!(
-            "  throughput           {:.1} proofs/s",
-            self.proved as f64 / secs
-        );
+        println!("  throughput           {}", rate(self.proved, secs));
         println!("  latency p50 / p99    {} / {}", pct(0.5), pct(0.99));
         if let Some((index, what)) = last {
             println!("  last checkpoint      #{index}: {what} (receipt verified)");
