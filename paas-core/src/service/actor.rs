@@ -174,8 +174,11 @@ impl Waiting {
         match self {
             Waiting::One(slot) => batches.fill(slot, outcome),
             Waiting::Many(list) => {
-                for &slot in &list {
-                    batches.fill(slot, outcome.clone());
+                if let Some((&last, others)) = list.split_last() {
+                    for &slot in others {
+                        batches.fill(slot, outcome.clone());
+                    }
+                    batches.fill(last, outcome);
                 }
             }
         }
@@ -733,7 +736,8 @@ where
         let id = done.id;
         let policy = &self.config.retry;
         let now = self.clock.now();
-        // Put back into `waiters` if the task does not finish after all.
+        // The waiters came with the running entry; `finish` puts them back
+        // into `waiters` if the task does not finish after all.
         let wants_outcome = waiting.is_some();
         let (write, info, outcome, run_at): (_, _, Option<TaskOutcome<Out<P>>>, _) =
             match (stop, done.ending) {
