@@ -141,17 +141,19 @@ async fn drive<S: paas_core::store::TaskStore<Job, Lane, ()>>(
     n as f64 / secs
 }
 
-/// The same `n` tasks through a JoinSet and one semaphore per backend.
-async fn baseline_run(n: u64, workers: usize, work: Work) -> f64 {
-    let sems = [
-        Arc::new(Semaphore::new(workers)),
-        Arc::new(Semaphore::new(workers)),
-    ];
+/// The raw tokio baseline: `ids` through a JoinSet and one semaphore of
+/// `workers` permits per backend (routed as the service routes them); the
+/// time until all are done.
+async fn raw_tokio(ids: impl Iterator<Item = Job>, workers: usize, work: Work) -> Duration {
+    let sems: Vec<_> = Lane::ALL
+        .iter()
+        .map(|_| Arc::new(Semaphore::new(workers)))
+        .collect();
     let work = Arc::new(work);
     let start = Instant::now();
     let mut set = JoinSet::new();
-    for i in 0..n {
-        let sem = sems[Job(i).route().index()].clone();
+    for id in ids {
+        let sem = sems[id.route().index()].clone();
         let work = work.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("open");
@@ -161,7 +163,15 @@ async fn baseline_run(n: u64, workers: usize, work: Work) -> f64 {
     while let Some(r) = set.join_next().await {
         r.expect("task");
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    start.elapsed()
+}
+
+/// Tasks/s of the baseline for `n` tasks over both backends.
+async fn baseline_run(n: u64, workers: usize, work: Work) -> f64 {
+    n as f64
+        / raw_tokio((0..n).map(Job), workers, work)
+            .await
+            .as_secs_f64()
 }
 
 /// Tasks/s on the SQLite store (completions durable before they are reported).
@@ -204,25 +214,10 @@ async fn utilization(n: u64, workers: usize, work: Work, d: Duration) -> (Durati
     (makespan, ideal)
 }
 
-/// The same makespan with a raw tokio baseline: a JoinSet and one semaphore
-/// of `workers` permits, all tasks on one backend.
+/// The same makespan through the raw tokio baseline, all tasks on one
+/// backend (the ids the service run uses).
 async fn baseline_makespan(n: u64, workers: usize, work: Work) -> Duration {
-    let sem = Arc::new(Semaphore::new(workers));
-    let work = Arc::new(work);
-    let start = Instant::now();
-    let mut set = JoinSet::new();
-    for _ in 0..n {
-        let sem = sem.clone();
-        let work = work.clone();
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await.expect("open");
-            run_work(&work).await;
-        });
-    }
-    while let Some(r) = set.join_next().await {
-        r.expect("task");
-    }
-    start.elapsed()
+    raw_tokio((0..n).map(|i| Job(i * 2)), workers, work).await
 }
 
 fn rss_bytes() -> u64 {
