@@ -380,7 +380,7 @@ fn main() {
     ];
     // Rounds go through every size, so a slow spell of the machine (this is
     // a shared VM) falls on all sizes alike rather than on one.
-    let repeats = if quick { 1 } else { 5 };
+    let repeats = if quick { 1 } else { 7 };
     let mut runs = vec![(Vec::new(), Vec::new()); sizes.len()];
     for _ in 0..repeats {
         for (&n, (service, base)) in sizes.iter().zip(&mut runs) {
