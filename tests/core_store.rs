@@ -12,7 +12,8 @@ use paas_core::backend::BackendMap;
 use paas_core::lifecycle::{FailureKind, Millis, Task};
 use paas_core::service::{ExecuteError, Overflow, ServiceError, Submitted, TaskOutcome};
 use paas_core::store::{
-    Applied, Claimed, MemoryStore, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Write,
+    Applied, ClaimRequest, Claimed, MemoryStore, Recovery, StatusCounts, StoreError, StoredTask,
+    TaskStore, Write,
 };
 use paas_core::{PoolConfig, RetryPolicy, Service, Status};
 use paas_tests::{Behaviour, Gate, Lane, TestProver, policy, pools, proof_of, settle};
@@ -67,17 +68,8 @@ impl TaskStore<u64, Lane, String> for FailingStore {
         self.inner.apply(writes).await
     }
 
-    async fn claim(
-        &self,
-        backend: Lane,
-        max_tasks: usize,
-        max_weight: u64,
-        now: Millis,
-        lease_until: Millis,
-    ) -> Result<Claimed<u64>, StoreError> {
-        self.inner
-            .claim(backend, max_tasks, max_weight, now, lease_until)
-            .await
+    async fn claim(&self, request: ClaimRequest<Lane>) -> Result<Claimed<u64>, StoreError> {
+        self.inner.claim(request).await
     }
 
     async fn get(&self, id: &u64) -> Result<Option<StoredTask<u64, Lane>>, StoreError> {
@@ -231,7 +223,7 @@ async fn stranded(id: u64) -> Arc<Store> {
     assert_eq!(applied, [Applied::Done]);
     let now = wall_clock();
     let claimed = store
-        .claim(Lane::Fast, 1, u64::MAX, now, now + 30_000)
+        .claim(ClaimRequest::new(Lane::Fast, 1, now, now + 30_000))
         .await
         .expect("claim");
     assert_eq!(claimed.tasks.len(), 1);

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paas_core::lifecycle::{AfterFailure, Failure, FailureKind, Proving};
-use paas_core::store::{Applied, MemoryStore, SqliteStore, StoreError, TaskStore, Write};
+use paas_core::store::{
+    Applied, ClaimRequest, MemoryStore, SqliteStore, StoreError, TaskStore, Write,
+};
 use paas_core::{Backend, ProveError, RetryPolicy, Status, Task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
@@ -72,7 +74,7 @@ async fn claim_all<S: TaskStore<u64, Lane, Proof>>(
     n: usize,
 ) -> Vec<paas_core::Task<u64, Proving>> {
     let claimed = s
-        .claim(backend, n, u64::MAX, NOW, LEASE)
+        .claim(ClaimRequest::new(backend, n, NOW, LEASE))
         .await
         .expect("claim");
     claimed.tasks.into_iter().map(|(t, _)| t).collect()
@@ -117,7 +119,7 @@ async fn claims_follow_priority_then_fifo<S: TaskStore<u64, Lane, Proof>>(s: S) 
     ];
     s.apply(writes).await.expect("insert");
     let first = s
-        .claim(Lane::Cpu, 3, u64::MAX, NOW, LEASE)
+        .claim(ClaimRequest::new(Lane::Cpu, 3, NOW, LEASE))
         .await
         .expect("claim");
     assert_eq!(
@@ -143,7 +145,10 @@ async fn claims_stop_at_the_weight_budget<S: TaskStore<u64, Lane, Proof>>(s: S) 
     ])
     .await
     .expect("insert");
-    let claimed = s.claim(Lane::Gpu, 10, 16, NOW, LEASE).await.expect("claim");
+    let claimed = s
+        .claim(ClaimRequest::new(Lane::Gpu, 10, NOW, LEASE).with_max_weight(16))
+        .await
+        .expect("claim");
     let got: Vec<_> = claimed.tasks.iter().map(|(t, w)| (*t.id(), *w)).collect();
     assert_eq!(
         got,
@@ -268,14 +273,14 @@ async fn retries_wait_for_their_time<S: TaskStore<u64, Lane, Proof>>(s: S) {
         Some(FailureKind::Transient)
     );
     let early = s
-        .claim(Lane::Cpu, 5, u64::MAX, run_at - 1, LEASE)
+        .claim(ClaimRequest::new(Lane::Cpu, 5, run_at - 1, LEASE))
         .await
         .expect("claim");
     assert!(early.tasks.is_empty());
     assert_eq!(early.next_due, Some(run_at));
     assert_eq!(early.promoted, 0);
     let due = s
-        .claim(Lane::Cpu, 5, u64::MAX, run_at, LEASE)
+        .claim(ClaimRequest::new(Lane::Cpu, 5, run_at, LEASE))
         .await
         .expect("claim");
     assert_eq!(due.promoted, 1);

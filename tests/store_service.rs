@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use paas_core::service::TaskOutcome;
-use paas_core::store::{SqliteStore, TaskStore, Write};
+use paas_core::store::{ClaimRequest, SqliteStore, TaskStore, Write};
 use paas_core::{
     Backend, PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, RouteTo, Service, Status,
     Task,
@@ -232,7 +232,7 @@ async fn a_task_left_proving_by_a_dead_process_spends_that_attempt() {
             .await
             .expect("insert");
         let claimed = store
-            .claim(Lane::Cpu, 1, u64::MAX, 0, 1)
+            .claim(ClaimRequest::new(Lane::Cpu, 1, 0, 1))
             .await
             .expect("claim");
         assert_eq!(claimed.tasks.len(), 1);

@@ -250,13 +250,15 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
         Applied::Done
     }
 
-    fn claim(
-        &mut self,
-        backend: B,
-        max_tasks: usize,
-        max_weight: u64,
-        now: Millis,
-    ) -> Result<Claimed<I>, StoreError> {
+    /// Claims as [`TaskStore::claim`] (leases are not kept in memory).
+    fn claim(&mut self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
+        let ClaimRequest {
+            backend,
+            max_tasks,
+            max_weight,
+            now,
+            ..
+        } = request;
         // Retrying tasks whose time has come become pending.
         let mut promoted = 0;
         while let Some((&(at, slot), ())) = self.delayed[backend].first_key_value() {
@@ -315,15 +317,8 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         Ok(writes.into_iter().map(|w| inner.apply_one(w)).collect())
     }
 
-    async fn claim(
-        &self,
-        backend: B,
-        max_tasks: usize,
-        max_weight: u64,
-        now: Millis,
-        _lease_until: Millis,
-    ) -> Result<Claimed<I>, StoreError> {
-        self.lock().claim(backend, max_tasks, max_weight, now)
+    async fn claim(&self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
+        self.lock().claim(request)
     }
 
     async fn commit(
@@ -335,7 +330,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         let applied = writes.into_iter().map(|w| inner.apply_one(w)).collect();
         let claimed = claims
             .into_iter()
-            .map(|c| inner.claim(c.backend, c.max_tasks, c.max_weight, c.now))
+            .map(|request| inner.claim(request))
             .collect::<Result<_, _>>()?;
         Ok((applied, claimed))
     }
@@ -419,13 +414,9 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
 
     fn claim(
         &self,
-        backend: B,
-        max_tasks: usize,
-        max_weight: u64,
-        now: Millis,
-        lease_until: Millis,
+        request: ClaimRequest<B>,
     ) -> impl Future<Output = Result<Claimed<I>, StoreError>> + Send {
-        (**self).claim(backend, max_tasks, max_weight, now, lease_until)
+        (**self).claim(request)
     }
 
     fn get(
@@ -538,7 +529,7 @@ mod tests {
     }
 
     fn claim(s: &Store, backend: Lane, n: usize, at: Millis) -> Vec<Task<u64, Proving>> {
-        now(s.claim(backend, n, u64::MAX, at, at + 1_000))
+        now(s.claim(ClaimRequest::new(backend, n, at, at + 1_000)))
             .expect("claim")
             .tasks
             .into_iter()
@@ -627,7 +618,8 @@ mod tests {
         assert_eq!(queues(&s), (vec![3, 4], vec![]));
 
         // Past the cancelled retry's time, nothing comes back.
-        let claimed = now(s.claim(Lane::A, 10, u64::MAX, due + 1, due + 2)).expect("claim");
+        let claimed =
+            now(s.claim(ClaimRequest::new(Lane::A, 10, due + 1, due + 2))).expect("claim");
         assert_eq!(claimed.promoted, 0);
         assert_eq!(claimed.tasks.len(), 1);
         let three = claimed.tasks.into_iter().next().expect("one").0;

@@ -143,7 +143,14 @@ pub struct Claimed<I> {
     pub next_due: Option<Millis>,
 }
 
-/// One claim of a turn: see [`TaskStore::claim`] for the meaning of each field.
+/// What to claim: see [`TaskStore::claim`].
+///
+/// ```
+/// use paas_core::store::ClaimRequest;
+///
+/// let request = ClaimRequest::new("gpu", 4, 1_000, 31_000).with_max_weight(16);
+/// assert_eq!((request.max_tasks, request.max_weight), (4, 16));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClaimRequest<B> {
     /// The backend whose queue to claim from.
@@ -156,6 +163,26 @@ pub struct ClaimRequest<B> {
     pub now: Millis,
     /// When the claims' leases expire.
     pub lease_until: Millis,
+}
+
+impl<B> ClaimRequest<B> {
+    /// Up to `max_tasks` tasks of `backend` at `now`, leased until
+    /// `lease_until`, whatever their weight.
+    pub fn new(backend: B, max_tasks: usize, now: Millis, lease_until: Millis) -> Self {
+        Self {
+            backend,
+            max_tasks,
+            max_weight: u64::MAX,
+            now,
+            lease_until,
+        }
+    }
+
+    /// The same request, limited to `max_weight` summed weight.
+    #[must_use]
+    pub fn with_max_weight(self, max_weight: u64) -> Self {
+        Self { max_weight, ..self }
+    }
 }
 
 /// What [`TaskStore::fetch_many`] returns.
@@ -273,22 +300,19 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
         writes: Vec<Write<I, B, O>>,
     ) -> impl Future<Output = Result<Vec<Applied>, StoreError>> + Send;
 
-    /// Starts up to `max_tasks` due tasks of `backend` whose summed weight is
-    /// at most `max_weight`, in priority then FIFO order, stopping at the first
-    /// task that does not fit. Each claimed task spends an attempt and gets a
-    /// new lease epoch, valid until `lease_until`. Retrying tasks whose time
-    /// has come (`run_at <= now`) are claimable.
+    /// Starts up to `request.max_tasks` due tasks of `request.backend` whose
+    /// summed weight is at most `request.max_weight`, in priority then FIFO
+    /// order, stopping at the first task that does not fit. Each claimed task
+    /// spends an attempt and gets a new lease epoch, valid until
+    /// `request.lease_until`. Retrying tasks whose time has come
+    /// (`run_at <= request.now`) are claimable.
     ///
     /// # Errors
     ///
     /// A [`StoreError`]; then nothing was claimed.
     fn claim(
         &self,
-        backend: B,
-        max_tasks: usize,
-        max_weight: u64,
-        now: Millis,
-        lease_until: Millis,
+        request: ClaimRequest<B>,
     ) -> impl Future<Output = Result<Claimed<I>, StoreError>> + Send;
 
     /// The stored task `id`, if any.
@@ -347,11 +371,8 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
                 self.apply(writes).await?
             };
             let mut claimed = Vec::with_capacity(claims.len());
-            for c in claims {
-                claimed.push(
-                    self.claim(c.backend, c.max_tasks, c.max_weight, c.now, c.lease_until)
-                        .await?,
-                );
+            for request in claims {
+                claimed.push(self.claim(request).await?);
             }
             Ok((applied, claimed))
         }

@@ -569,21 +569,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         .await
     }
 
-    async fn claim(
-        &self,
-        backend: B,
-        max_tasks: usize,
-        max_weight: u64,
-        now: Millis,
-        lease_until: Millis,
-    ) -> Result<Claimed<I>, StoreError> {
-        let request = ClaimRequest {
-            backend,
-            max_tasks,
-            max_weight,
-            now,
-            lease_until,
-        };
+    async fn claim(&self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
         self.with(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
