@@ -330,17 +330,11 @@ struct Row {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--profile-overhead N`: only the service side of the overhead benchmark
-    // (for a profiler), then exit. `--run service|baseline N W`: one
-    // throughput run, as a child process of the full benchmark.
+    // `--run service|baseline [N [W]]`: one throughput run, then exit. The
+    // full benchmark runs itself this way for each figure; on its own it is
+    // the thing to profile.
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize, default: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default);
-    if let Some(pos) = args.iter().position(|a| a == "--profile-overhead") {
-        let n = arg(pos + 1, 100_000);
-        let tp = block_on(service_run(n, 64, Work::Noop));
-        println!("{n} no-op tasks: {tp:.0} tasks/s");
-        return;
-    }
     if let Some(pos) = args.iter().position(|a| a == "--run") {
         let (n, workers) = (arg(pos + 2, 100_000), arg(pos + 3, 64) as usize);
         let run = |n: u64| match args.get(pos + 1).map(String::as_str) {

@@ -842,7 +842,6 @@ where
     // ---- commit -------------------------------------------------------------
 
     /// Applies this turn's writes as one group, then acts on what they did.
-    /// Applies this turn's writes as one group, then acts on what they did.
     /// Used before reads, which must see the turn's writes; claims wait for
     /// the end of the turn.
     async fn flush(&mut self) -> Result<(), StoreError> {

@@ -50,14 +50,14 @@ pub(super) async fn run_attempt<P: Prover>(
         Ok(Err(err)) => Ending::Error(err),
         Err(panic) => Ending::Panicked(panic_message(panic.as_ref())),
     };
-    let timed_out = |token: &tokio_util::sync::CancellationToken| {
+    let timed_out = || {
         token.cancel();
         Ending::TimedOut(limit.unwrap_or_default())
     };
     tokio::select! {
         biased;
         result = &mut prove => return ended(result),
-        () = expiry(&mut timer) => return timed_out(&token),
+        () = expiry(&mut timer) => return timed_out(),
         () = token.cancelled() => {}
     }
     // Cancelled: the prover has `grace` to return.
@@ -65,7 +65,7 @@ pub(super) async fn run_attempt<P: Prover>(
     tokio::select! {
         biased;
         result = prove => ended(result),
-        () = expiry(&mut timer) => timed_out(&token),
+        () = expiry(&mut timer) => timed_out(),
         () = grace => Ending::Abandoned,
     }
 }
