@@ -23,6 +23,16 @@ async fn within<T>(fut: impl Future<Output = T>) -> T {
         .expect("the service hung")
 }
 
+/// A service with one worker per lane and a queue of `capacity` per lane.
+async fn bounded(prover: &TestProver, capacity: usize, overflow: Overflow) -> Handle {
+    Service::builder(prover.clone())
+        .queue_capacity(capacity)
+        .overflow(overflow)
+        .start()
+        .await
+        .expect("starts")
+}
+
 async fn start(prover: &TestProver, fast: PoolConfig, slow: PoolConfig) -> Handle {
     Service::builder(prover.clone())
         .pools(pools(fast, slow))
@@ -243,13 +253,7 @@ async fn a_full_queue_rejects_until_tasks_finish() {
     let later = Gate::new();
     prover.set(4, Behaviour::Gated(later.clone()));
     prover.set(5, Behaviour::Gated(later.clone()));
-    let handle = Service::builder(prover.clone())
-        .pools(pools(PoolConfig::new(1), PoolConfig::new(1)))
-        .queue_capacity(2)
-        .overflow(Overflow::Reject)
-        .start()
-        .await
-        .expect("starts");
+    let handle = bounded(&prover, 2, Overflow::Reject).await;
 
     let full = ServiceError::QueueFull {
         backend: "fast",
@@ -303,12 +307,7 @@ async fn a_full_queue_makes_submit_wait_for_room() {
     let probe = prover.probe();
     let gate = Gate::new();
     prover.set(1, Behaviour::Gated(gate.clone()));
-    let handle = Service::builder(prover.clone())
-        .queue_capacity(1)
-        .overflow(Overflow::Wait)
-        .start()
-        .await
-        .expect("starts");
+    let handle = bounded(&prover, 1, Overflow::Wait).await;
 
     handle.submit(1).await.expect("accepted");
     within(probe.wait_started(1)).await;
@@ -495,13 +494,7 @@ async fn resubmitting_known_ids_needs_no_queue_room() {
         let gate = Gate::new();
         prover.set(1, Behaviour::Gated(gate.clone()));
         prover.set(2, Behaviour::Gated(gate.clone()));
-        let handle = Service::builder(prover.clone())
-            .pools(pools(PoolConfig::new(1), PoolConfig::new(1)))
-            .queue_capacity(2)
-            .overflow(overflow)
-            .start()
-            .await
-            .expect("starts");
+        let handle = bounded(&prover, 2, overflow).await;
         handle.submit_many([1, 2]).await.expect("accepted");
         within(probe.wait_started(1)).await;
         // The queue is full, yet a resubmit is answered at once.
@@ -524,12 +517,9 @@ async fn resubmitting_known_ids_needs_no_queue_room() {
             );
         }
         gate.open();
-        assert!(
-            within(handle.wait_all([1, 2]))
-                .await
-                .expect("wait")
-                .iter()
-                .all(TaskOutcome::is_completed)
+        assert_all_completed(
+            &[1, 2],
+            &within(handle.wait_all([1, 2])).await.expect("wait"),
         );
         assert_eq!(
             within(handle.submit_many([1, 3])).await,

@@ -144,7 +144,7 @@ async fn submit_many_and_wait_all_and_unknown_ids_are_errors() {
 /// even while earlier tasks are unfinished.
 #[tokio::test(start_paused = true)]
 async fn wait_all_over_many_batches_keeps_order_and_reports_unknown_ids_at_once() {
-    let prover = TestProver::with_default(Behaviour::Ok);
+    let prover = TestProver::new();
     let gate = Gate::new();
     let held = 5_000;
     prover.set(held, Behaviour::Gated(gate.clone()));
@@ -152,9 +152,11 @@ async fn wait_all_over_many_batches_keeps_order_and_reports_unknown_ids_at_once(
     let ids: Vec<u64> = (1..=10_000).collect();
     handle.submit_many(ids.clone()).await.expect("accepted");
 
-    // Reversed, with task 7 named again near the end (another piece).
+    // Reversed, so pieces of 4,096 ids (`wait_all`'s) hold 10,000..=5,905,
+    // 5,904..=1,809 (with the held task) and the rest; tasks 9,999 (first
+    // piece) and 5,000 (second) are named again at the end, in the third.
     let mut asked: Vec<u64> = ids.iter().rev().copied().collect();
-    asked.push(7);
+    asked.push(9_999);
     asked.push(held);
     let first = tokio::spawn({
         let handle = handle.clone();
@@ -167,7 +169,7 @@ async fn wait_all_over_many_batches_keeps_order_and_reports_unknown_ids_at_once(
     });
 
     let mut with_unknown = asked.clone();
-    with_unknown.insert(9_000, 123_456);
+    with_unknown.insert(9_000, 123_456); // in the third piece
     assert_eq!(
         tokio::time::timeout(SEC, handle.wait_all(with_unknown)).await,
         Ok(Err(ServiceError::UnknownTask("123456".into()))),
@@ -196,9 +198,9 @@ async fn wait_all_over_many_batches_keeps_order_and_reports_unknown_ids_at_once(
 }
 
 /// Many callers wait on overlapping sets of tasks while those tasks retry,
-/// fail, or are cancelled queued or mid-proof, on a real multi-threaded
-/// runtime: every caller gets every outcome, and each matches what the store
-/// recorded. (Waiters move between the service's waiter map and a task's
+/// fail, or are cancelled (wherever they are by then: queued or mid-proof),
+/// on a real multi-threaded runtime: every caller gets every outcome, and
+/// each matches what the store recorded. (Waiters move between the service's waiter map and a task's
 /// running entry as attempts start and end; this checks none is lost.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_waiters_see_every_outcome_through_retries_and_cancels() {
@@ -235,7 +237,7 @@ async fn concurrent_waiters_see_every_outcome_through_retries_and_cancels() {
             (asked, outcomes)
         }));
     }
-    // Cancel the hanging tasks, some still queued and some mid-proof.
+    // Cancel the hanging tasks, queued or mid-proof as it happens.
     for id in ids.iter().copied().filter(|id| id % 5 == 3) {
         handle.cancel(id).await.expect("cancel");
         tokio::task::yield_now().await;
@@ -246,12 +248,17 @@ async fn concurrent_waiters_see_every_outcome_through_retries_and_cancels() {
         3 => Status::Cancelled,
         _ => Status::Completed,
     };
-    let realtime_limit = Duration::from_secs(60);
-    for waiter in waiters {
-        let (asked, outcomes) = tokio::time::timeout(realtime_limit, waiter)
-            .await
-            .expect("every waiter is answered")
-            .expect("joined");
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut answered = Vec::new();
+        for waiter in waiters {
+            answered.push(waiter.await.expect("joined"));
+        }
+        answered
+    })
+    .await
+    .expect("every waiter is answered");
+    let mut seen = std::collections::BTreeSet::new();
+    for (asked, outcomes) in answered {
         let outcomes = outcomes.expect("waited");
         assert_eq!(outcomes.len(), asked.len());
         for (id, outcome) in asked.into_iter().zip(outcomes) {
@@ -259,9 +266,12 @@ async fn concurrent_waiters_see_every_outcome_through_retries_and_cancels() {
             if expected(id) == Status::Completed {
                 assert_eq!(outcome, TaskOutcome::Completed(proof_of(id)));
             }
-            let info = handle.status(id).await.expect("status").expect("known");
-            assert_eq!(info.status, expected(id), "task {id} as stored");
+            seen.insert(id);
         }
+    }
+    for id in seen {
+        let info = handle.status(id).await.expect("status").expect("known");
+        assert_eq!(info.status, expected(id), "task {id} as stored");
     }
 }
 
