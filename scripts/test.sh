@@ -5,12 +5,15 @@
 # real CPU Core proof run alone (~80 s, ~10 GB) that must verify while a
 # tampered receipt must not.
 #
-# PAAS_SKIP_SP1=1 runs the workspace tests only (a few minutes).
+# PAAS_SKIP_SP1=1 runs the workspace tests only (a few minutes);
+# `scripts/test.sh --sp1-only` runs the SP1 tests only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "=== workspace tests"
-cargo test --workspace
+if [[ "${1:-}" != "--sp1-only" ]]; then
+  echo "=== workspace tests"
+  cargo test --workspace
+fi
 
 if [[ "${PAAS_SKIP_SP1:-0}" == 1 ]]; then
   echo "SP1 tests skipped (PAAS_SKIP_SP1=1)"
@@ -19,7 +22,7 @@ fi
 
 # One profile and one feature set for everything that links sp1-sdk, and an
 # explicit target folder (sp1-sdk's nested build otherwise writes into the
-# cargo registry). Keep in step with the SP1 section of .ci/run.
+# cargo registry). .ci/run uses the same line for the SP1 build it adds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 sp1=(--release -p paas-zkvm -p paas-examples --features paas-zkvm/sp1,paas-examples/sp1)
 

@@ -320,7 +320,6 @@ impl ProofOutput for Groth16Proof {
 /// Proves statements with Groth16: the [`Prover`] the service runs.
 #[derive(Clone)]
 pub struct Groth16Prover {
-    mimc: Arc<Mimc>,
     key: Arc<ProvingKey<Bn254>>,
     statements: Arc<Statements>,
 }
@@ -332,10 +331,10 @@ impl fmt::Debug for Groth16Prover {
 }
 
 impl Groth16Prover {
-    /// A prover with `key` (from [`setup`]) for `statements`.
-    pub fn new(mimc: Arc<Mimc>, key: ProvingKey<Bn254>, statements: Statements) -> Self {
+    /// A prover with `key` (from [`setup`]) for `statements` (and their
+    /// hash function).
+    pub fn new(key: ProvingKey<Bn254>, statements: Statements) -> Self {
         Self {
-            mimc,
             key: Arc::new(key),
             statements: Arc::new(statements),
         }
@@ -350,12 +349,13 @@ impl Groth16Prover {
         // and call it what it is: permanent, retrying cannot fix it. (The
         // hash is what the circuit's constraints encode; the tests check
         // that the two agree.)
-        if self.mimc.hash(witness) != image {
+        let mimc = &self.statements.mimc;
+        if mimc.hash(witness) != image {
             return Err(ProveError::permanent(format!(
                 "the witness does not satisfy the circuit: its hash is not the public input of statement {index}"
             )));
         }
-        let circuit = PreimageCircuit::new(self.mimc.clone(), witness, image);
+        let circuit = PreimageCircuit::new(mimc.clone(), witness, image);
         let proof = Groth16::<Bn254>::prove(&self.key, circuit, &mut ark_std::rand::thread_rng())
             .map_err(classify)?;
         Ok(Groth16Proof {
@@ -472,7 +472,7 @@ mod tests {
     fn a_wrong_witness_is_a_permanent_error() {
         let (mimc, pk, _) = keys();
         let statements = Statements::new(mimc.clone(), 1).with_wrong_witnesses([2]);
-        let prover = Groth16Prover::new(mimc, pk, statements);
+        let prover = Groth16Prover::new(pk, statements);
         let err = prover.prove_blocking(2).expect_err("a wrong witness");
         assert_eq!(err.kind(), ProveErrorKind::Permanent);
         assert!(err.message().contains("does not satisfy"), "{err}");
@@ -483,7 +483,7 @@ mod tests {
     fn bytes_round_trip_and_garbage_is_rejected() {
         let (mimc, pk, verifier) = keys();
         let statements = Statements::new(mimc.clone(), 1);
-        let prover = Groth16Prover::new(mimc, pk, statements.clone());
+        let prover = Groth16Prover::new(pk, statements.clone());
         let proof = prover.prove_blocking(3).expect("proof");
         let bytes = proof.to_bytes();
         assert_eq!(bytes.len(), PROOF_LEN + INPUT_LEN);
@@ -504,7 +504,7 @@ mod tests {
     async fn the_service_proves_statements_that_verify() {
         let (mimc, pk, verifier) = keys();
         let statements = Statements::new(mimc.clone(), 1);
-        let handle = Service::builder(Groth16Prover::new(mimc, pk, statements.clone()))
+        let handle = Service::builder(Groth16Prover::new(pk, statements.clone()))
             .start()
             .await
             .expect("start");
@@ -537,7 +537,7 @@ mod tests {
     async fn a_wrong_witness_fails_permanently_without_retries() {
         let (mimc, pk, _) = keys();
         let statements = Statements::new(mimc.clone(), 1).with_wrong_witnesses([1]);
-        let handle = Service::builder(Groth16Prover::new(mimc, pk, statements))
+        let handle = Service::builder(Groth16Prover::new(pk, statements))
             .start()
             .await
             .expect("start");

@@ -45,6 +45,15 @@ pub fn init_tracing() {
         .init();
 }
 
+/// Bytes as lowercase hex, for short fingerprints in summaries.
+///
+/// ```
+/// assert_eq!(paas_examples::hex(&[0x9f, 0x40, 0x0d]), "9f400d");
+/// ```
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A proving rate for people: proofs per second, and for slow proofs (a real
 /// SP1 proof takes a minute or more) also the seconds one proof takes.
 ///

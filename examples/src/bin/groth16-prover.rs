@@ -24,8 +24,8 @@ use paas_core::service::{Submitted, TaskOutcome};
 use paas_core::store::SqliteStore;
 use paas_core::{Backend, PoolConfig, ProofOutput, ProverHandle, Service, Status};
 use paas_examples::groth16::{
-    Curve, Groth16Prover, INPUT_LEN, Mimc, PROOF_LEN, Statement, Statements, Verifier,
-    constraint_count, setup,
+    Curve, Groth16Proof, Groth16Prover, INPUT_LEN, Mimc, PROOF_LEN, Statement, Statements,
+    Verifier, constraint_count, setup,
 };
 
 /// The seed the statements' secrets derive from.
@@ -107,7 +107,7 @@ async fn run(args: Args) -> Result<bool, Error> {
     let statements =
         Statements::new(mimc.clone(), STATEMENT_SEED).with_wrong_witnesses(wrong.clone());
 
-    let prover = Groth16Prover::new(mimc, proving_key, statements.clone());
+    let prover = Groth16Prover::new(proving_key, statements.clone());
     let mut pool = Curve::default_pools()[Curve::Bn254];
     if let Some(workers) = args.workers {
         pool = PoolConfig { workers, ..pool };
@@ -201,7 +201,7 @@ impl Tally {
         statements: &Statements,
         verifier: &Verifier,
     ) {
-        let proof = match paas_examples::groth16::Groth16Proof::from_bytes(bytes) {
+        let proof = match Groth16Proof::from_bytes(bytes) {
             Ok(proof) => proof,
             Err(e) => return self.problem(format!("{id}: undecodable proof: {e}")),
         };
@@ -221,14 +221,14 @@ impl Tally {
         if self.sample.is_none() {
             self.sample = Some(format!(
                 "{id}: y = {}…, proof {}…",
-                hex(&field_bytes(expected)[..8]),
-                hex(&bytes[..16])
+                paas_examples::hex(&field_bytes(expected)[..8]),
+                paas_examples::hex(&bytes[..16])
             ));
         }
     }
 
     fn print(&self, n: u64, earlier: usize, unsatisfiable: u64, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64().max(1e-9);
+        let secs = elapsed.as_secs_f64();
         let fresh = self.proved.saturating_sub(earlier as u64);
         println!("\nsummary");
         println!(
@@ -270,8 +270,4 @@ fn field_bytes(x: Fr) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = x.serialize_compressed(&mut bytes);
     bytes
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -20,7 +20,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use paas_core::service::{Submitted, TaskOutcome};
 use paas_core::store::{SqliteStore, TaskStore};
 use paas_core::{Backend, BackendMap, PoolConfig, ProverHandle, RetryPolicy, Service, Status};
-use paas_examples::{ChainContext, rate};
+use paas_examples::{ChainContext, hex, rate};
 use paas_zkvm::programs::{Chain, Checkpoint};
 use paas_zkvm::{
     NativeHost, ProofReceiptWithMetadata, ZkVmBackend, ZkVmHost, ZkVmProgram, ZkVmProver,
@@ -119,13 +119,15 @@ async fn run(args: Args) -> Result<(), Error> {
     )?));
     let chain = Chain::new(args.chain_seed, args.blocks_per_checkpoint);
     let mut prover =
-        ZkVmProver::new(ChainContext::new(chain)).with_host(ZkVmBackend::Native, native.clone());
-    let mut host = native;
+        ZkVmProver::new(ChainContext::new(chain)).with_host(ZkVmBackend::Native, native);
     if let Some(start) = sp1 {
-        let sp1 = start.await?;
-        prover = prover.with_host(ZkVmBackend::SP1, sp1.clone());
-        host = sp1;
+        prover = prover.with_host(ZkVmBackend::SP1, start.await?);
     }
+    // The host that verifies the stored proofs in the summary.
+    let host = prover
+        .host(backend)
+        .cloned()
+        .ok_or_else(|| format!("no host for backend {backend}"))?;
     let handle = Service::builder(prover)
         .store(store)
         .pools(pools.clone())
@@ -345,12 +347,7 @@ async fn last_verified(
         if let Some(receipt) = store.proof(&ZkVmTaskId::new(i, backend)).await? {
             host.verify(&receipt)?;
             let out = Checkpoint::process_output(&receipt.receipt.public_values)?;
-            let root: String = out
-                .new_root
-                .iter()
-                .take(8)
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let root = hex(&out.new_root[..8]);
             return Ok(Some((
                 i,
                 format!("height {} root {root}…", out.last_height),
@@ -398,7 +395,6 @@ impl Stats {
             let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
             format!("{:.1} ms", self.latencies[i].as_secs_f64() * 1e3)
         };
-        let secs = elapsed.as_secs_f64().max(1e-9);
         println!("\nsummary");
         println!("  proved this run      {}", self.proved);
         println!(
@@ -411,7 +407,10 @@ impl Stats {
             println!("  cancelled            {}", self.cancelled);
         }
         println!("  elapsed              {:.2} s", elapsed.as_secs_f64());
-        println!("  throughput           {}", rate(self.proved, secs));
+        println!(
+            "  throughput           {}",
+            rate(self.proved, elapsed.as_secs_f64())
+        );
         println!("  latency p50 / p99    {} / {}", pct(0.5), pct(0.99));
         if let Some((index, what)) = last {
             println!("  last checkpoint      #{index}: {what} (receipt verified)");
