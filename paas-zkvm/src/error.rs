@@ -66,3 +66,12 @@ impl From<ZkVmError> for ProveError {
         }
     }
 }
+
+/// The message of a caught panic (`panic!` with a string or a format).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
+}

@@ -11,6 +11,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 
 use crate::ZkVmError;
 use crate::env::{NativeEnv, ZkVmEnv};
+use crate::error::panic_message;
 use crate::host::ZkVmHost;
 use crate::program::ZkVmProgram;
 use crate::vocab::{
@@ -75,12 +76,7 @@ impl ZkVmHost for NativeHost {
         let mut env = NativeEnv::new(frames.to_vec());
         let guest = self.guest;
         catch_unwind(AssertUnwindSafe(|| guest(&mut env))).map_err(|panic| {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic".into());
-            ZkVmError::ExecutionError(format!("guest panicked: {msg}"))
+            ZkVmError::ExecutionError(format!("guest panicked: {}", panic_message(panic.as_ref())))
         })?;
         let cycles = env.work();
         Ok(ExecutionSummary {

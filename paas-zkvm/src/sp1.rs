@@ -28,6 +28,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
 use crate::ZkVmError;
+use crate::error::panic_message;
 use crate::host::ZkVmHost;
 use crate::program::ZkVmProgram;
 use crate::vocab::{
@@ -63,7 +64,7 @@ pub enum Sp1Mode {
 }
 
 impl Sp1Mode {
-    /// Every mode, in the order `--help` lists them.
+    /// Every mode.
     pub const ALL: [Sp1Mode; 2] = [Sp1Mode::Mock, Sp1Mode::Cpu];
 
     /// Its name in configuration.
@@ -338,9 +339,9 @@ fn check_elf_header(name: &str, elf: &[u8]) -> Result<(), ZkVmError> {
         return Err(bad("not an ELF file"));
     }
     if elf[4] != 2 {
-        return Err(bad(
-            "a 32-bit ELF; SP1 6.x runs RV64IM ELF64 guests (build them with scripts/build-guests.sh)",
-        ));
+        return Err(bad(&format!(
+            "a 32-bit ELF; SP1 6.x runs RV64IM ELF64 guests (build them with {BUILD_GUESTS_SCRIPT})"
+        )));
     }
     if u16::from_le_bytes([elf[18], elf[19]]) != 0xF3 {
         return Err(bad("not a RISC-V ELF"));
@@ -360,22 +361,14 @@ fn one_line(text: &str) -> String {
     lines.join(" ")
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic".into())
-}
-
 /// An SP1 host for one guest program: executes, proves and verifies it with
 /// the [`Sp1Client`] that made it.
 ///
 /// Receipts hold the bincode-encoded `SP1ProofWithPublicValues` (without its
 /// public values, which the receipt carries once) and the public values;
 /// [`verify`](ZkVmHost::verify) puts the receipt's public values back into
-/// the proof before SP1 checks it, so changed public values fail. In
-/// [`Sp1Mode::Mock`] there is nothing to check beyond the metadata.
+/// the proof before SP1 checks it, so changed public values fail. A mock
+/// Core or Compressed proof has nothing to check beyond the metadata.
 #[derive(Clone)]
 pub struct Sp1Host {
     client: Sp1Client,

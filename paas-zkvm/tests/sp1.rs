@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use paas_core::lifecycle::FailureKind;
 use paas_core::service::{ExecuteError, TaskOutcome};
-use paas_core::{ProveError, ProveErrorKind, Service};
+use paas_core::{ProveError, ProveErrorKind, ProverHandle, Service};
 use paas_zkvm::programs::{Chain, Checkpoint, CheckpointInput, Fibonacci};
 use paas_zkvm::{
     InputError, NativeHost, ProofContext, ProofReceiptWithMetadata, ProofType, PublicValues,
@@ -37,9 +37,9 @@ fn checkpoint_host() -> &'static Sp1Host {
     HOST.get_or_init(|| mock_client().host::<Checkpoint>().expect("checkpoint ELF"))
 }
 
-/// The hosts, set up from a blocking thread (their constructors block).
-async fn hosts() -> (&'static Sp1Host, &'static Sp1Host) {
-    tokio::task::spawn_blocking(|| (fibonacci_host(), checkpoint_host()))
+/// The checkpoint host, set up from a blocking thread (its constructor blocks).
+async fn checkpoint_host_async() -> &'static Sp1Host {
+    tokio::task::spawn_blocking(checkpoint_host)
         .await
         .expect("setup")
 }
@@ -76,7 +76,7 @@ fn fibonacci_on_sp1_commits_what_the_native_host_commits() {
 fn checkpoints_on_sp1_commit_what_the_native_host_commits() {
     let sp1 = checkpoint_host();
     let native = NativeHost::for_program::<Checkpoint>([1; 32]);
-    let chain = Chain::new(9, 16);
+    let chain = chain();
     let mut prev_root = None;
     for index in 0..3 {
         let frames = Checkpoint::prepare_input(&chain.checkpoint_input(index)).expect("input");
@@ -97,8 +97,14 @@ fn checkpoints_on_sp1_commit_what_the_native_host_commits() {
     }
 }
 
-fn broken_checkpoint() -> CheckpointInput {
-    let mut broken = Chain::new(9, 16).checkpoint_input(2);
+/// The chain every checkpoint test proves.
+fn chain() -> Chain {
+    Chain::new(9, 16)
+}
+
+/// Checkpoint `index` of [`chain`] with one block that does not extend it.
+fn broken_checkpoint(index: u64) -> CheckpointInput {
+    let mut broken = chain().checkpoint_input(index);
     broken.blocks[5].parent = [0xAB; 32];
     broken
 }
@@ -106,7 +112,7 @@ fn broken_checkpoint() -> CheckpointInput {
 #[test]
 fn a_panicking_guest_is_an_execution_error_with_its_message() {
     let sp1 = checkpoint_host();
-    let frames = Checkpoint::prepare_input(&broken_checkpoint()).expect("input");
+    let frames = Checkpoint::prepare_input(&broken_checkpoint(2)).expect("input");
     for result in [
         sp1.execute(&frames).map(|_| ()),
         sp1.prove(&frames, ProofType::Core).map(|_| ()),
@@ -158,7 +164,7 @@ fn a_missing_or_unusable_elf_is_invalid_elf_naming_the_build_script() {
         .expect_err("junk");
     assert!(matches!(not_elf, ZkVmError::InvalidELF(_)), "{not_elf}");
 
-    let mut elf32 = std::fs::read(client.config().elf_path("fibonacci")).expect("ELF");
+    let mut elf32 = std::fs::read(client.config().elf_path(Fibonacci::NAME)).expect("ELF");
     elf32[4] = 1;
     let err = client
         .host_from_elf("fibonacci32", elf32)
@@ -219,36 +225,44 @@ fn mock_receipts_carry_sp1_metadata_and_bad_receipts_are_rejected() {
     assert!(sp1.verify(&wrong_shape).is_err());
 }
 
-/// Serves checkpoints of one chain; `broken` is served with a broken chain.
+/// Serves checkpoints of [`chain`]; checkpoint `broken` (if any) is served
+/// with a block that does not extend it.
 struct ChainContext {
     chain: Chain,
-    broken: u64,
+    broken: Option<u64>,
 }
 
 impl ProofContext<Checkpoint> for ChainContext {
     async fn input(&self, id: &ZkVmTaskId<Checkpoint>) -> Result<CheckpointInput, InputError> {
-        if id.index == self.broken {
-            return Ok(broken_checkpoint());
+        if Some(id.index) == self.broken {
+            return Ok(broken_checkpoint(id.index));
         }
         Ok(self.chain.checkpoint_input(id.index))
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_proves_checkpoints_on_sp1_with_mock_proofs() {
-    let (_, host) = hosts().await;
+/// A service proving checkpoints on SP1 (mock proofs).
+async fn checkpoint_service(
+    broken: Option<u64>,
+) -> ProverHandle<ZkVmProver<Checkpoint, ChainContext>> {
+    let host = checkpoint_host_async().await;
     let prover = ZkVmProver::new(ChainContext {
-        chain: Chain::new(9, 16),
-        broken: 99,
+        chain: chain(),
+        broken,
     })
     .with_host(ZkVmBackend::SP1, Arc::new(host.clone()));
-    let handle = Service::builder(prover).start().await.expect("start");
+    Service::builder(prover).start().await.expect("start")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_proves_checkpoints_on_sp1_with_mock_proofs() {
+    let handle = checkpoint_service(None).await;
     let ids: Vec<_> = (0..4)
         .map(|i| ZkVmTaskId::<Checkpoint>::new(i, ZkVmBackend::SP1))
         .collect();
     handle.submit_many(ids.clone()).await.expect("submit");
     let native = NativeHost::for_program::<Checkpoint>([1; 32]);
-    let chain = Chain::new(9, 16);
+    let chain = chain();
     for (index, outcome) in handle
         .wait_all(ids)
         .await
@@ -275,13 +289,7 @@ async fn the_service_proves_checkpoints_on_sp1_with_mock_proofs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_panic_on_sp1_fails_the_task_permanently_with_the_guest_message() {
-    let (_, host) = hosts().await;
-    let prover = ZkVmProver::new(ChainContext {
-        chain: Chain::new(9, 16),
-        broken: 2,
-    })
-    .with_host(ZkVmBackend::SP1, Arc::new(host.clone()));
-    let handle = Service::builder(prover).start().await.expect("start");
+    let handle = checkpoint_service(Some(2)).await;
     let id = ZkVmTaskId::<Checkpoint>::new(2, ZkVmBackend::SP1);
     let err = handle.execute(id.clone()).await.expect_err("fails");
     let ExecuteError::Failed(failure) = err else {
@@ -335,7 +343,7 @@ fn a_real_cpu_core_proof_verifies_and_a_tampered_one_does_not() {
 
     let mut tampered = receipt.clone();
     tampered.receipt.public_values =
-        PublicValues(bincode::serialize(&(20u32, 6766u64)).expect("encode"));
+        PublicValues(paas_zkvm::frame(&(20u32, 6766u64)).expect("encode"));
     let err = host.verify(&tampered).expect_err("tampered public values");
     assert!(
         matches!(&err, ZkVmError::ProofVerificationError(m) if m.contains("Invalid public values")),
