@@ -8,44 +8,18 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use paas_core::lifecycle::FailureKind;
 use paas_core::service::{
     CancelOutcome, ExecuteError, Overflow, ServiceError, Submission, Submitted, TaskOutcome,
 };
 use paas_core::store::StatusCounts;
-use paas_core::{PoolConfig, ProverHandle, Service, Status};
-use paas_tests::{Behaviour, Gate, Lane, TestProver, policy, pools, proof_of, settle, slow};
+use paas_core::{PoolConfig, Service, Status, TaskWatch, Update};
+use paas_tests::{
+    Behaviour, Gate, Handle, Lane, MS, SEC, TestProver, assert_stopped, failure, policy, pools,
+    proof_of, settle, slow, start, within,
+};
 use tokio::time::Instant;
-
-type Handle = ProverHandle<TestProver>;
-
-const MS: Duration = Duration::from_millis(1);
-const SEC: Duration = Duration::from_secs(1);
-
-/// Fails the test instead of hanging: under paused time a deadlock makes the
-/// clock jump straight to this limit.
-async fn within<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(24 * 3600), fut)
-        .await
-        .expect("the service hung")
-}
-
-/// A service with `workers` workers per lane and a no-jitter retry policy.
-async fn start(prover: &TestProver, workers: usize) -> Handle {
-    Service::builder(prover.clone())
-        .pools(pools(PoolConfig::new(workers), PoolConfig::new(workers)))
-        .retry(policy(3, 100 * MS, 10 * SEC))
-        .start()
-        .await
-        .expect("the service starts")
-}
-
-fn failure(outcome: TaskOutcome<String>) -> paas_core::lifecycle::Failure {
-    match outcome {
-        TaskOutcome::Failed(f) => f,
-        other => panic!("expected a failure, got {other:?}"),
-    }
-}
 
 // ---- 1. execute, idempotent submit -------------------------------------------
 
@@ -89,7 +63,7 @@ async fn execute_returns_the_proof_and_a_repeated_submit_is_one_task() {
     assert_eq!(probe.calls(1), 1);
     assert_eq!(probe.calls(2), 1);
     assert_eq!(probe.calls(3), 1);
-    assert_eq!(handle.get_proof(2).await, Ok(Some(proof_of(2))));
+    assert_eq!(handle.proof(2).await, Ok(Some(proof_of(2))));
     let info = handle.status(2).await.expect("status").expect("known");
     assert_eq!((info.status, info.attempts), (Status::Completed, 1));
 }
@@ -124,7 +98,7 @@ async fn submit_many_and_wait_all_and_unknown_ids_are_errors() {
         Err(ServiceError::UnknownTask("98".into()))
     );
     assert_eq!(handle.status(99).await, Ok(None));
-    assert_eq!(handle.get_proof(99).await, Ok(None));
+    assert_eq!(handle.proof(99).await, Ok(None));
     assert_eq!(
         handle.cancel(99).await,
         Err(ServiceError::UnknownTask("99".into()))
@@ -663,7 +637,10 @@ async fn shutdown_drains_in_flight_proofs_until_the_deadline() {
     let mut interrupted = report.interrupted.clone();
     interrupted.sort_unstable();
     assert_eq!(interrupted, [2, 3]);
-    assert_eq!(report.queued, 2 + 2, "4 and 5, plus the requeued 2 and 3");
+    assert_eq!(
+        report.queued, 2,
+        "4 and 5; the requeued 2 and 3 are counted as interrupted, not again"
+    );
     assert!(
         (5 * SEC..8 * SEC).contains(&took),
         "deadline 5 s + cancel grace 2 s: {took:?}"
@@ -773,31 +750,6 @@ async fn shutdown_without_a_deadline_waits_for_every_running_proof() {
     assert_stopped(&handle, ServiceError::Stopped).await;
 }
 
-/// Every handle call fails with `expected`, at once.
-async fn assert_stopped(handle: &Handle, expected: ServiceError) {
-    assert!(handle.is_stopped());
-    assert_eq!(within(handle.submit(100)).await, Err(expected.clone()));
-    assert_eq!(
-        within(handle.submit_many([101, 102])).await,
-        Err(expected.clone())
-    );
-    assert_eq!(
-        within(handle.execute(103)).await,
-        Err(ExecuteError::Service(expected.clone()))
-    );
-    assert_eq!(within(handle.wait(1)).await, Err(expected.clone()));
-    assert_eq!(within(handle.wait_all([1, 2])).await, Err(expected.clone()));
-    assert_eq!(within(handle.status(1)).await, Err(expected.clone()));
-    assert_eq!(within(handle.get_proof(1)).await, Err(expected.clone()));
-    assert_eq!(
-        within(handle.subscribe(1)).await.map(|_| ()),
-        Err(expected.clone())
-    );
-    assert_eq!(within(handle.cancel(1)).await, Err(expected.clone()));
-    assert_eq!(within(handle.shutdown(SEC)).await, Err(expected.clone()));
-    assert_eq!(within(handle.clone().status(1)).await, Err(expected));
-}
-
 // ---- 15. subscribe and summary -----------------------------------------------------
 
 #[tokio::test(start_paused = true)]
@@ -814,28 +766,114 @@ async fn subscribe_sees_every_status_change() {
     within(probe.wait_started(1)).await;
     handle.submit(2).await.expect("accepted");
     let mut rx = handle.subscribe(2).await.expect("subscribed");
-    assert_eq!(rx.borrow_and_update().status, Status::Pending);
+    assert_eq!(rx.latest().status, Status::Pending);
 
     blocker.open();
-    within(rx.changed()).await.expect("a change");
-    let info = rx.borrow_and_update().clone();
+    let info = within(rx.next())
+        .await
+        .and_then(Update::change)
+        .expect("a change");
     assert_eq!((info.status, info.attempts), (Status::Proving, 1));
     assert_eq!(info.backend, Lane::Fast);
 
     gate.open();
-    within(rx.changed()).await.expect("a change");
-    assert_eq!(rx.borrow_and_update().status, Status::Completed);
-    assert!(
-        within(rx.changed()).await.is_err(),
+    let info = within(rx.next())
+        .await
+        .and_then(Update::change)
+        .expect("a change");
+    assert_eq!(info.status, Status::Completed);
+    assert_eq!(rx.latest(), &info);
+    assert_eq!(
+        within(rx.next()).await,
+        None,
         "no change after the final status"
     );
 
-    // A finished task's watch holds its final status.
-    let rx = handle.subscribe(2).await.expect("subscribed");
-    assert_eq!(rx.borrow().status, Status::Completed);
+    // A finished task's watch holds its final status and has nothing more.
+    let mut rx = handle.subscribe(2).await.expect("subscribed");
+    assert_eq!(rx.latest().status, Status::Completed);
+    assert_eq!(within(rx.next()).await, None);
     assert_eq!(
         handle.subscribe(99).await.map(|_| ()),
         Err(ServiceError::UnknownTask("99".into()))
+    );
+}
+
+/// Subscribes to task 1 while a gated task holds the only worker, so the
+/// watch starts from `Pending`; then opens the gate.
+async fn watch_from_pending(prover: &TestProver, retries: u32) -> (Handle, TaskWatch<Lane>) {
+    let probe = prover.probe();
+    let blocker = Gate::new();
+    prover.set(100, Behaviour::Gated(blocker.clone()));
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(1), PoolConfig::new(1)))
+        .retry(policy(retries, SEC, SEC))
+        .start()
+        .await
+        .expect("starts");
+    handle.submit(100).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    handle.submit(1).await.expect("accepted");
+    let rx = handle.subscribe(1).await.expect("subscribed");
+    assert_eq!(rx.latest().status, Status::Pending);
+    blocker.open();
+    (handle, rx)
+}
+
+/// The bug this fixes: the watch was a latest-value channel, and a reader
+/// that looked late saw `Proving -> Completed` and missed the retries.
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_still_sees_every_change_in_order() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Transient(2));
+    let (handle, mut rx) = watch_from_pending(&prover, 3).await;
+    // Read nothing until the task is done.
+    assert_eq!(
+        within(handle.wait(1)).await,
+        Ok(TaskOutcome::Completed(proof_of(1)))
+    );
+    let mut seen = vec![rx.latest().status];
+    while let Some(update) = within(rx.next()).await {
+        seen.push(update.change().expect("8 changes fit the watch").status);
+    }
+    use Status::{Completed, Pending, Proving, Retrying};
+    assert_eq!(
+        seen,
+        [
+            Pending, Proving, Retrying, Pending, Proving, Retrying, Pending, Proving, Completed
+        ]
+    );
+}
+
+/// More changes than a watch holds: the reader is told how many it missed,
+/// then gets the rest in order, the final state included.
+#[tokio::test(start_paused = true)]
+async fn a_reader_that_falls_too_far_behind_is_told_what_it_missed() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Transient(10));
+    let (handle, mut rx) = watch_from_pending(&prover, 20).await;
+    within(handle.wait(1)).await.expect("done");
+    // 10 failed attempts (proving, retrying, pending each) and the last
+    // (proving, completed): 32 changes.
+    let mut missed = 0;
+    let mut changes = Vec::new();
+    while let Some(update) = within(rx.next()).await {
+        match update {
+            Update::Missed(n) => missed += n,
+            Update::Change(info) => changes.push(info),
+            other => panic!("unexpected update {other:?}"),
+        }
+    }
+    assert_eq!(
+        (missed, changes.len()),
+        (16, 16),
+        "the watch keeps the newest 16"
+    );
+    let last = changes.last().expect("changes");
+    assert_eq!((last.status, last.attempts), (Status::Completed, 11));
+    assert!(
+        changes.windows(2).all(|w| w[0].attempts <= w[1].attempts),
+        "in order: {changes:?}"
     );
 }
 
@@ -851,9 +889,9 @@ async fn subscribe_sees_retries() {
 
     handle.submit(1).await.expect("accepted");
     let mut rx = handle.subscribe(1).await.expect("subscribed");
-    let mut seen = vec![rx.borrow_and_update().clone()];
-    while within(rx.changed()).await.is_ok() {
-        seen.push(rx.borrow_and_update().clone());
+    let mut seen = vec![rx.latest().clone()];
+    while let Some(update) = within(rx.next()).await {
+        seen.extend(update.change());
     }
     let statuses: Vec<Status> = seen.iter().map(|i| i.status).collect();
     let retrying = seen
@@ -862,7 +900,7 @@ async fn subscribe_sees_retries() {
         .unwrap_or_else(|| panic!("never saw Retrying: {statuses:?}"));
     assert_eq!(retrying.attempts, 1);
     assert_eq!(
-        retrying.last_error.as_ref().map(|e| e.kind.clone()),
+        retrying.last_error.as_ref().map(|e| e.kind),
         Some(FailureKind::Transient)
     );
     let last = seen.last().expect("seen");
@@ -902,9 +940,12 @@ async fn a_watch_sees_a_retry_become_pending_while_the_pool_is_busy() {
     within(probe.wait_started(4)).await;
     let stored = handle.status(2).await.expect("status").expect("known");
     assert_eq!(stored.status, Status::Pending);
+    let last = std::iter::from_fn(|| rx.next().now_or_never().flatten())
+        .filter_map(Update::change)
+        .last();
     assert_eq!(
-        rx.borrow_and_update().status,
-        Status::Pending,
+        last.map(|info| info.status),
+        Some(Status::Pending),
         "the watch agrees with the store"
     );
     assert_eq!(probe.calls(2), 1);
@@ -980,7 +1021,7 @@ fn require_clone<T: Clone>(_: &T) {}
 
 const _: fn() = || {
     fn assert_all<T: Send + Sync + Clone + 'static>() {}
-    assert_all::<ProverHandle<TestProver>>();
+    assert_all::<Handle>();
 };
 
 #[allow(dead_code)]
@@ -993,7 +1034,7 @@ fn handle_futures_are_send(handle: &Handle) {
     require_send(&handle.status(1));
     require_send(&handle.subscribe(1));
     require_send(&handle.cancel(1));
-    require_send(&handle.get_proof(1));
+    require_send(&handle.proof(1));
     require_send(&handle.shutdown(SEC));
     require_sync(handle);
     require_clone(handle);

@@ -8,10 +8,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
+use paas_core::prover::panic_message;
 
 use crate::ZkVmError;
 use crate::env::{NativeEnv, ZkVmEnv};
-use crate::error::panic_message;
 use crate::host::ZkVmHost;
 use crate::program::ZkVmProgram;
 use crate::vocab::{
