@@ -14,12 +14,102 @@ use paas_core::service::{
     CancelOutcome, ExecuteError, Overflow, ServiceError, Submission, Submitted, TaskOutcome,
 };
 use paas_core::store::StatusCounts;
-use paas_core::{PoolConfig, Service, Status, TaskWatch, Update};
+use paas_core::store::TaskStore;
+use paas_core::{PoolConfig, RetryPolicy, Service, StartError, Status, TaskWatch, Update};
 use paas_tests::{
     Behaviour, Gate, Handle, Lane, MS, SEC, TestProver, assert_stopped, failure, policy, pools,
     proof_of, settle, slow, start, within,
 };
 use tokio::time::Instant;
+
+// ---- 0. configuration ---------------------------------------------------------------
+
+/// Every unusable setting is refused at start with a typed error naming it.
+#[tokio::test(start_paused = true)]
+async fn bad_settings_are_refused_at_start() {
+    let prover = TestProver::new();
+    let builder = || Service::builder(prover.clone());
+    let err = builder()
+        .pool(Lane::Slow, PoolConfig::new(0))
+        .start()
+        .await
+        .expect_err("no workers");
+    assert!(
+        matches!(
+            err,
+            StartError::Pool {
+                backend: "slow",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = builder()
+        .retry(RetryPolicy {
+            multiplier: 0.5,
+            ..RetryPolicy::default()
+        })
+        .start()
+        .await
+        .expect_err("shrinking backoff");
+    assert!(matches!(err, StartError::Retry(_)), "{err}");
+    for (what, err) in [
+        (
+            "queue_capacity",
+            builder().queue_capacity(0).start().await.err(),
+        ),
+        (
+            "command_capacity",
+            builder().command_capacity(0).start().await.err(),
+        ),
+        (
+            "event_capacity",
+            builder().event_capacity(0).start().await.err(),
+        ),
+    ] {
+        let err = err.expect("refused");
+        assert!(
+            matches!(err, StartError::Capacity { what: w, got: 0, .. } if w == what),
+            "{err}"
+        );
+    }
+    let err = builder()
+        .lease_ttl(Duration::ZERO)
+        .start()
+        .await
+        .expect_err("zero lease");
+    assert_eq!(err.to_string(), "lease_ttl must be more than zero, got 0ns");
+    let err = builder()
+        .timeout_all(Duration::ZERO)
+        .start()
+        .await
+        .expect_err("zero timeout");
+    assert!(
+        matches!(
+            err,
+            StartError::Duration {
+                what: "timeout",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_timeout_for_every_backend() {
+    let prover = TestProver::with_default(Behaviour::Hang);
+    let handle = Service::builder(prover.clone())
+        .retry(RetryPolicy::no_retries())
+        .timeout_all(SEC)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, slow(1)]).await.expect("accepted");
+    for outcome in within(handle.wait_all([1, slow(1)])).await.expect("waited") {
+        assert_eq!(failure(outcome).kind, FailureKind::TimedOut);
+    }
+}
 
 // ---- 1. execute, idempotent submit -------------------------------------------
 
@@ -482,6 +572,97 @@ async fn a_proof_past_its_backend_timeout_is_cancelled_and_retried() {
     assert_eq!(probe.calls(slow(1)), 1);
 }
 
+/// The bug this fixes: a timeout dropped the prove future at once, although
+/// `Prover::prove` promises the token fires so the prover can stop cleanly.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_fires_the_token_and_gives_the_cancel_grace() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    prover.set(2, Behaviour::IgnoreCancel(3600 * SEC));
+    prover.set(3, Behaviour::ProveOnCancel);
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(3), PoolConfig::new(1)))
+        .retry(policy(1, 100 * MS, 10 * SEC))
+        .timeout(Lane::Fast, SEC)
+        .cancel_grace(2 * SEC)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, 2, 3]).await.expect("accepted");
+
+    // A prover that stops on its token returns: its attempt ends then.
+    let failed = failure(within(handle.wait(1)).await.expect("waited"));
+    assert_eq!(failed.kind, FailureKind::TimedOut);
+    assert_eq!(probe.calls(1), 2);
+    assert_eq!(
+        probe.returns().iter().filter(|&&id| id == 1).count(),
+        2,
+        "both attempts returned on their own, not dropped"
+    );
+    // One that ignores it is dropped after the grace: limit + grace.
+    let failed = failure(within(handle.wait(2)).await.expect("waited"));
+    assert_eq!(failed.kind, FailureKind::TimedOut);
+    assert_eq!(&*failed.message, "attempt timed out after 1s");
+    let starts = probe.starts_of(2);
+    assert_eq!(
+        starts[1].at - starts[0].at,
+        3 * SEC + 100 * MS,
+        "limit + grace + backoff"
+    );
+    // A proof returned within the grace still counts.
+    assert_eq!(
+        within(handle.wait(3)).await,
+        Ok(TaskOutcome::Completed(proof_of(3)))
+    );
+    assert_eq!(probe.calls(3), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panics_are_retried_when_the_policy_says_so() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Panic("out of memory in the guest"));
+    let handle = Service::builder(prover.clone())
+        .retry(RetryPolicy {
+            retry_panics: true,
+            ..policy(2, 100 * MS, SEC)
+        })
+        .start()
+        .await
+        .expect("starts");
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(failed.kind, FailureKind::Panicked);
+    assert_eq!(prover.probe().calls(1), 3, "1 attempt + 2 retries");
+}
+
+/// A quiet panic (the default) is not printed by the panic hook; the
+/// failure says where it happened instead.
+#[tokio::test(start_paused = true)]
+async fn a_panics_failure_names_where_it_happened() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Panic("bad witness"));
+    let handle = start(&prover, 1).await;
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert!(
+        failed
+            .message
+            .starts_with("prover panicked: bad witness (at ")
+            && failed.message.contains("prover.rs:"),
+        "{}",
+        failed.message
+    );
+    // With the hook left alone, the message is the panic's own.
+    let loud = TestProver::new();
+    loud.set(1, Behaviour::Panic("bad witness"));
+    let handle = Service::builder(loud.clone())
+        .quiet_panics(false)
+        .start()
+        .await
+        .expect("starts");
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(&*failed.message, "prover panicked: bad witness");
+}
+
 // ---- 7. cancellation ----------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
@@ -653,6 +834,92 @@ async fn shutdown_drains_in_flight_proofs_until_the_deadline() {
         Err(ServiceError::Stopped)
     );
     assert_stopped(&handle, ServiceError::Stopped).await;
+}
+
+/// A task whose prover returns its proof once its token fires (inside the
+/// cancel grace) is reported as what it became: completed, not interrupted.
+#[tokio::test(start_paused = true)]
+async fn a_proof_made_inside_the_cancel_grace_counts_as_finished() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::ProveOnCancel);
+    prover.set(2, Behaviour::Hang);
+    let handle = start(&prover, 2).await;
+    handle.submit_many([1, 2]).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    let report = within(handle.shutdown(SEC)).await.expect("report");
+    assert_eq!(report.finished, [(1, Status::Completed)]);
+    assert_eq!(report.interrupted, [2]);
+    assert_eq!(report.queued, 0);
+}
+
+/// A second shutdown (a second Ctrl-C) with no grace stops at once: it does
+/// not wait out the first one's deadline, nor the cancel grace, and the
+/// dropped attempts are refunded.
+#[tokio::test(start_paused = true)]
+async fn a_second_shutdown_without_grace_stops_at_once() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::IgnoreCancel(3600 * SEC));
+    prover.set(2, Behaviour::Sleep(3600 * SEC));
+    let store = std::sync::Arc::new(paas_core::store::MemoryStore::new());
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .cancel_grace(60 * SEC)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, 2, 3]).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    let t0 = Instant::now();
+    let first = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown(600 * SEC).await }
+    });
+    tokio::time::sleep(SEC).await;
+    let second = within(handle.shutdown(Duration::ZERO))
+        .await
+        .expect("report");
+    assert_eq!(Instant::now() - t0, SEC, "no deadline, no cancel grace");
+    assert_eq!(within(first).await.expect("joined"), Ok(second.clone()));
+    let mut interrupted = second.interrupted.clone();
+    interrupted.sort_unstable();
+    assert_eq!(interrupted, [1, 2]);
+    assert_eq!(second.queued, 1);
+    for id in [1, 2] {
+        let stored = store.get(&id).await.expect("get").expect("stored");
+        assert_eq!(
+            (stored.record.status, stored.record.meta.attempts),
+            (Status::Pending, 0),
+            "task {id}: back in the queue, its attempt refunded"
+        );
+    }
+}
+
+/// A second shutdown with a shorter grace moves the deadline earlier.
+#[tokio::test(start_paused = true)]
+async fn a_second_shutdown_with_a_shorter_grace_hurries_the_drain() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    let handle = start(&prover, 1).await;
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    let t0 = Instant::now();
+    let first = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown(3600 * SEC).await }
+    });
+    settle(10).await;
+    let report = within(handle.shutdown(2 * SEC)).await.expect("report");
+    assert_eq!(
+        Instant::now() - t0,
+        2 * SEC,
+        "the hang returns on its token"
+    );
+    assert_eq!(report.interrupted, [1]);
+    assert_eq!(within(first).await.expect("joined"), Ok(report));
 }
 
 #[tokio::test(start_paused = true)]

@@ -83,6 +83,9 @@ pub enum Behaviour {
     Hang,
     /// Sleeps this long whatever happens, ignoring cancellation, then proves.
     IgnoreCancel(Duration),
+    /// Works until its token fires, then returns the proof (a prover that
+    /// finishes what it has when asked to stop).
+    ProveOnCancel,
 }
 
 /// One start of a proof attempt, as the prover saw it.
@@ -355,6 +358,10 @@ impl Prover for TestProver {
             }
             Behaviour::IgnoreCancel(d) => {
                 tokio::time::sleep(d).await;
+                Ok(proof_of(id))
+            }
+            Behaviour::ProveOnCancel => {
+                ctx.cancelled().await;
                 Ok(proof_of(id))
             }
         };

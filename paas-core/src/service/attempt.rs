@@ -158,10 +158,27 @@ impl<F: Future> Future for Guarded<F> {
             return self.inner.as_mut().poll(cx);
         }
         install_hook();
-        let was = QUIET.with(|q| q.replace(true));
-        let out = self.inner.as_mut().poll(cx);
-        QUIET.with(|q| q.set(was));
-        out
+        let _quiet = QuietPoll::begin();
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// Marks this thread quiet while it lives: also when the poll unwinds.
+struct QuietPoll {
+    was: bool,
+}
+
+impl QuietPoll {
+    fn begin() -> Self {
+        Self {
+            was: QUIET.with(|q| q.replace(true)),
+        }
+    }
+}
+
+impl Drop for QuietPoll {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(self.was));
     }
 }
 
@@ -384,6 +401,26 @@ mod tests {
         assert_eq!(&*err.message, "attempt timed out after 2s");
         let abandoned = conclude(proving(), None, Ending::<()>::Abandoned, &policy(), 0);
         assert_eq!(abandoned.status(), Status::Retrying);
+    }
+
+    /// A panic unwinds through the quiet poll: the thread must not stay
+    /// quiet, or every later panic on it (a test's failed assertion, say)
+    /// would vanish.
+    #[test]
+    fn a_quiet_poll_that_panics_leaves_the_thread_loud() {
+        let guarded = Guarded {
+            inner: Box::pin(async { panic!("in the prover") }),
+            quiet: true,
+        };
+        let caught = AssertUnwindSafe(guarded).catch_unwind().now_or_never();
+        let message = caught.expect("ready").expect_err("it panicked");
+        assert_eq!(panic_message(message.as_ref()), "in the prover");
+        assert!(!QUIET.with(Cell::get));
+        let at = with_location("m".into());
+        assert!(
+            at.starts_with("m (at ") && at.contains("attempt.rs"),
+            "{at}"
+        );
     }
 
     #[test]

@@ -199,3 +199,41 @@ impl<B: Backend> fmt::Display for TaskInfo<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::FailureKind;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, crate::Backend)]
+    enum Engine {
+        #[paas(workers = 1)]
+        Native,
+    }
+
+    /// The bug this fixes: a completed task showed the error of an attempt
+    /// it had long recovered from.
+    #[test]
+    fn a_finished_task_does_not_show_an_old_error() {
+        let info = |status| TaskInfo {
+            status,
+            backend: Engine::Native,
+            attempts: 2,
+            priority: 0,
+            last_error: Some(Failure::new(FailureKind::Transient, "rpc timeout")),
+        };
+        assert_eq!(
+            info(Status::Completed).to_string(),
+            "completed on native after 2 attempt(s)"
+        );
+        assert_eq!(
+            info(Status::Retrying).to_string(),
+            "retrying on native after 2 attempt(s) (last error: transient: rpc timeout)"
+        );
+        assert!(
+            info(Status::Failed)
+                .to_string()
+                .ends_with("(last error: transient: rpc timeout)")
+        );
+    }
+}
