@@ -5,7 +5,7 @@ use syn::spanned::Spanned;
 use syn::{Data as SynData, DeriveInput, Generics, Ident, Index, Member, Type, Visibility};
 
 use crate::attr::{Attrs, Place};
-use crate::ctxt::Errors;
+use crate::ctxt::Ctxt;
 
 /// Which derive is running: it decides which keys each place accepts.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,12 +70,12 @@ pub(crate) struct Field<'a> {
 }
 
 impl<'a> Input<'a> {
-    pub(crate) fn from_syn(input: &'a DeriveInput, derive: Derive, errors: &mut Errors) -> Self {
+    pub(crate) fn from_syn(input: &'a DeriveInput, derive: Derive, cx: &mut Ctxt) -> Self {
         let (type_place, variant_place, field_place) = derive.places();
         let data = match &input.data {
             SynData::Struct(s) => Data::Struct {
                 token: s.struct_token.span,
-                fields: Fields::from_syn(&s.fields, field_place, errors),
+                fields: Fields::from_syn(&s.fields, field_place, cx),
             },
             SynData::Enum(e) => Data::Enum {
                 variants: e
@@ -83,8 +83,8 @@ impl<'a> Input<'a> {
                     .iter()
                     .map(|v| Variant {
                         ident: &v.ident,
-                        attrs: Attrs::parse(&v.attrs, variant_place, errors),
-                        fields: Fields::from_syn(&v.fields, field_place, errors),
+                        attrs: Attrs::parse(&v.attrs, variant_place, cx),
+                        fields: Fields::from_syn(&v.fields, field_place, cx),
                     })
                     .collect(),
             },
@@ -96,14 +96,14 @@ impl<'a> Input<'a> {
             ident: &input.ident,
             vis: &input.vis,
             generics: &input.generics,
-            attrs: Attrs::parse(&input.attrs, type_place, errors),
+            attrs: Attrs::parse(&input.attrs, type_place, cx),
             data,
         }
     }
 }
 
 impl<'a> Fields<'a> {
-    fn from_syn(fields: &'a syn::Fields, place: Place, errors: &mut Errors) -> Self {
+    fn from_syn(fields: &'a syn::Fields, place: Place, cx: &mut Ctxt) -> Self {
         let style = match fields {
             syn::Fields::Named(_) => Style::Named,
             syn::Fields::Unnamed(_) => Style::Tuple,
@@ -121,7 +121,7 @@ impl<'a> Fields<'a> {
                     }),
                 },
                 ty: &field.ty,
-                attrs: Attrs::parse(&field.attrs, place, errors),
+                attrs: Attrs::parse(&field.attrs, place, cx),
             })
             .collect();
         Fields {

@@ -10,7 +10,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Path, Token, UnOp};
 
-use crate::ctxt::Errors;
+use crate::ctxt::Ctxt;
 use crate::names::did_you_mean;
 
 /// Where a `#[paas(...)]` attribute sits.
@@ -93,28 +93,28 @@ pub(crate) struct Attrs {
 }
 
 impl Attrs {
-    /// Parses every `#[paas(...)]` among `attrs` for `place`, recording errors.
-    pub(crate) fn parse(attrs: &[Attribute], place: Place, errors: &mut Errors) -> Attrs {
+    /// Parses every `#[paas(...)]` among `attrs` for `place`, recording cx.
+    pub(crate) fn parse(attrs: &[Attribute], place: Place, cx: &mut Ctxt) -> Attrs {
         let mut out = Attrs::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("paas")) {
             let metas = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
             {
                 Ok(metas) => metas,
                 Err(err) => {
-                    errors.push(err);
+                    cx.push(err);
                     continue;
                 }
             };
             for meta in &metas {
-                out.parse_one(meta, place, errors);
+                out.parse_one(meta, place, cx);
             }
         }
         out
     }
 
-    fn parse_one(&mut self, meta: &Meta, place: Place, errors: &mut Errors) {
+    fn parse_one(&mut self, meta: &Meta, place: Place, cx: &mut Ctxt) {
         let Some(ident) = meta.path().get_ident() else {
-            errors.spanned(
+            cx.spanned(
                 meta.path(),
                 format!(
                     "expected a key such as {}, found a path",
@@ -128,11 +128,11 @@ impl Attrs {
             if let Some(suggestion) = did_you_mean(&key, place.keys()) {
                 self.attempted.push(suggestion.to_string());
             }
-            errors.spanned(ident, unknown_key_message(&key, place));
+            cx.spanned(ident, unknown_key_message(&key, place));
             return;
         }
         if self.given.contains(&key) {
-            errors.spanned(
+            cx.spanned(
                 ident,
                 format!("duplicate key `{key}`: each key may be given once per item"),
             );
@@ -141,13 +141,13 @@ impl Attrs {
         self.given.push(key.clone());
         self.attempted.push(key.clone());
         match key.as_str() {
-            "crate" => self.krate = crate_path(meta, errors),
-            "no_display" => self.no_display = flag(meta, &key, errors),
-            "backend" => self.backend = flag(meta, &key, errors),
-            "name" => self.name = name(meta, errors),
-            "workers" => self.workers = integer(meta, &key, errors),
-            "weight" => self.weight = integer(meta, &key, errors),
-            "budget" => self.budget = integer(meta, &key, errors),
+            "crate" => self.krate = crate_path(meta, cx),
+            "no_display" => self.no_display = flag(meta, &key, cx),
+            "backend" => self.backend = flag(meta, &key, cx),
+            "name" => self.name = name(meta, cx),
+            "workers" => self.workers = integer(meta, &key, cx),
+            "weight" => self.weight = integer(meta, &key, cx),
+            "budget" => self.budget = integer(meta, &key, cx),
             _ => {}
         }
     }
@@ -196,11 +196,11 @@ fn unknown_key_message(key: &str, place: Place) -> String {
 }
 
 /// A key that takes no value, like `backend`.
-fn flag(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Span> {
+fn flag(meta: &Meta, key: &str, cx: &mut Ctxt) -> Option<Span> {
     match meta {
         Meta::Path(path) => Some(path.span()),
         _ => {
-            errors.spanned(
+            cx.spanned(
                 meta,
                 format!("`{key}` takes no value: write `#[paas({key})]`"),
             );
@@ -210,11 +210,11 @@ fn flag(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Span> {
 }
 
 /// The value of `key = value`, or an error saying what was expected.
-fn value<'m>(meta: &'m Meta, key: &str, example: &str, errors: &mut Errors) -> Option<&'m Expr> {
+fn value<'m>(meta: &'m Meta, key: &str, example: &str, cx: &mut Ctxt) -> Option<&'m Expr> {
     match meta {
         Meta::NameValue(nv) => Some(&nv.value),
         _ => {
-            errors.spanned(
+            cx.spanned(
                 meta,
                 format!("`{key}` needs a value: write `#[paas({key} = {example})]`"),
             );
@@ -223,8 +223,8 @@ fn value<'m>(meta: &'m Meta, key: &str, example: &str, errors: &mut Errors) -> O
     }
 }
 
-fn crate_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
-    let expr = value(meta, "crate", "path::to::paas_core", errors)?;
+fn crate_path(meta: &Meta, cx: &mut Ctxt) -> Option<Path> {
+    let expr = value(meta, "crate", "path::to::paas_core", cx)?;
     match expr {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => Some(p.path.clone()),
         Expr::Lit(ExprLit {
@@ -232,12 +232,12 @@ fn crate_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
         }) => match s.parse::<Path>() {
             Ok(path) => Some(path),
             Err(_) => {
-                errors.spanned(s, "expected a path such as `::my_crate::paas_core`");
+                cx.spanned(s, "expected a path such as `::my_crate::paas_core`");
                 None
             }
         },
         _ => {
-            errors.spanned(
+            cx.spanned(
                 expr,
                 "expected the path paas-core is reachable at, such as `crate = ::my_crate::paas_core`",
             );
@@ -246,15 +246,15 @@ fn crate_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
     }
 }
 
-fn name(meta: &Meta, errors: &mut Errors) -> Option<LitStr> {
-    let expr = value(meta, "name", "\"...\"", errors)?;
+fn name(meta: &Meta, cx: &mut Ctxt) -> Option<LitStr> {
+    let expr = value(meta, "name", "\"...\"", cx)?;
     if let Expr::Lit(ExprLit {
         lit: Lit::Str(s), ..
     }) = expr
     {
         let text = s.value();
         if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            errors.spanned(
+            cx.spanned(
                 s,
                 "a backend name must be non-empty and contain no whitespace",
             );
@@ -262,7 +262,7 @@ fn name(meta: &Meta, errors: &mut Errors) -> Option<LitStr> {
         }
         Some(s.clone())
     } else {
-        errors.spanned(
+        cx.spanned(
             expr,
             "`name` takes a string literal, such as `#[paas(name = \"sp1-gpu\")]`",
         );
@@ -271,12 +271,12 @@ fn name(meta: &Meta, errors: &mut Errors) -> Option<LitStr> {
 }
 
 /// A non-negative integer literal (`workers`, `weight`, `budget`).
-fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
-    let expr = value(meta, key, "4", errors)?;
+fn integer(meta: &Meta, key: &str, cx: &mut Ctxt) -> Option<Int> {
+    let expr = value(meta, key, "4", cx)?;
     let kind = match expr {
         Expr::Lit(ExprLit { lit, .. }) => match lit {
             Lit::Int(int) if int.base10_digits().starts_with('-') => {
-                errors.spanned(int, format!("`{key}` cannot be negative"));
+                cx.spanned(int, format!("`{key}` cannot be negative"));
                 return None;
             }
             Lit::Int(int) => {
@@ -286,7 +286,7 @@ fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
                         span: int.span(),
                     }),
                     Err(_) => {
-                        errors.spanned(int, format!("`{key}` must fit in a `u64`"));
+                        cx.spanned(int, format!("`{key}` must fit in a `u64`"));
                         None
                     }
                 };
@@ -304,12 +304,12 @@ fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
             _ => "a literal of another kind".to_string(),
         },
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
-            errors.spanned(expr, format!("`{key}` cannot be negative"));
+            cx.spanned(expr, format!("`{key}` cannot be negative"));
             return None;
         }
         _ => "an expression: only integer literals are supported".to_string(),
     };
-    errors.spanned(
+    cx.spanned(
         expr,
         format!("`{key}` takes an integer such as `{key} = 4`, found {kind}"),
     );

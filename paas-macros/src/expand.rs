@@ -6,18 +6,18 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, Member, Type};
 
 use crate::ast::{Data, Derive, Field, Fields, Input, Style, Variant};
-use crate::ctxt::Errors;
+use crate::ctxt::Ctxt;
 use crate::fallback;
 use crate::generics::{field_bounds, where_clause};
 
 /// `#[derive(TaskId)]`.
 pub(crate) fn derive_task_id(node: &DeriveInput) -> TokenStream {
-    let mut errors = Errors::new();
-    let input = Input::from_syn(node, Derive::TaskId, &mut errors);
-    input.validate_task_id(&mut errors);
-    match errors.finish() {
-        None => task_id(&input),
-        Some(err) => {
+    let mut cx = Ctxt::new();
+    let input = Input::from_syn(node, Derive::TaskId, &mut cx);
+    input.validate_task_id(&mut cx);
+    match cx.check() {
+        Ok(()) => task_id(&input),
+        Err(err) => {
             let fallback = fallback::task_id(&input);
             let err = err.to_compile_error();
             quote!(#err #fallback)
@@ -27,12 +27,12 @@ pub(crate) fn derive_task_id(node: &DeriveInput) -> TokenStream {
 
 /// `#[derive(Backend)]`.
 pub(crate) fn derive_backend(node: &DeriveInput) -> TokenStream {
-    let mut errors = Errors::new();
-    let input = Input::from_syn(node, Derive::Backend, &mut errors);
-    input.validate_backend(&mut errors);
-    match errors.finish() {
-        None => backend(&input),
-        Some(err) => {
+    let mut cx = Ctxt::new();
+    let input = Input::from_syn(node, Derive::Backend, &mut cx);
+    input.validate_backend(&mut cx);
+    match cx.check() {
+        Ok(()) => backend(&input),
+        Err(err) => {
             let fallback = fallback::backend(&input);
             let err = err.to_compile_error();
             quote!(#err #fallback)

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use quote::ToTokens;
 
 use crate::ast::{Data, Input, Style};
-use crate::ctxt::Errors;
+use crate::ctxt::Ctxt;
 
 impl Input<'_> {
     /// Checks a `#[derive(TaskId)]` input.
-    pub(crate) fn validate_task_id(&self, errors: &mut Errors) {
+    pub(crate) fn validate_task_id(&self, cx: &mut Ctxt) {
         match &self.data {
-            Data::Union { token } => errors.at(
+            Data::Union { token } => cx.at(
                 *token,
                 "`#[derive(TaskId)]` cannot be used on a union: a task id must be a struct or an enum",
             ),
@@ -20,7 +20,7 @@ impl Input<'_> {
                 let mut marked = fields.backend_fields();
                 if let Some(first) = marked.next() {
                     for extra in marked {
-                        errors.at(
+                        cx.at(
                             extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
                             format!(
                                 "only one field can be marked `#[paas(backend)]`; `{}` is already marked",
@@ -40,7 +40,7 @@ impl Input<'_> {
                     match (marked.next(), routed.first()) {
                         (Some(first), _) => {
                             for extra in marked {
-                                errors.at(
+                                cx.at(
                                     extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
                                     format!(
                                         "only one field per variant can be marked `#[paas(backend)]`; `{}` is already marked",
@@ -49,7 +49,7 @@ impl Input<'_> {
                                 );
                             }
                         }
-                        (None, Some(example)) => errors.spanned(
+                        (None, Some(example)) => cx.spanned(
                             variant.ident,
                             format!(
                                 "variant `{}` has no `#[paas(backend)]` field, but `{}` has one: when one variant marks its backend field, every variant must (or implement `RouteTo` by hand)",
@@ -64,18 +64,18 @@ impl Input<'_> {
     }
 
     /// Checks a `#[derive(Backend)]` input.
-    pub(crate) fn validate_backend(&self, errors: &mut Errors) {
+    pub(crate) fn validate_backend(&self, cx: &mut Ctxt) {
         let variants = match &self.data {
             Data::Enum { variants } => variants,
             Data::Struct { token, .. } => {
-                errors.at(
+                cx.at(
                     *token,
                     "`#[derive(Backend)]` only works on a fieldless enum with one variant per backend, not on a struct",
                 );
                 return;
             }
             Data::Union { token } => {
-                errors.at(
+                cx.at(
                     *token,
                     "`#[derive(Backend)]` only works on a fieldless enum with one variant per backend, not on a union",
                 );
@@ -83,13 +83,13 @@ impl Input<'_> {
             }
         };
         if !self.generics.params.is_empty() {
-            errors.spanned(
+            cx.spanned(
                 self.generics,
                 "a `#[derive(Backend)]` enum cannot have generic parameters",
             );
         }
         if variants.is_empty() {
-            errors.spanned(
+            cx.spanned(
                 self.ident,
                 "a `#[derive(Backend)]` enum needs at least one variant: one per backend",
             );
@@ -98,7 +98,7 @@ impl Input<'_> {
         let mut fields: HashMap<String, &syn::Ident> = HashMap::new();
         for variant in variants {
             if variant.fields.style != Style::Unit {
-                errors.at(
+                cx.at(
                     variant.fields.span,
                     format!(
                         "backend variant `{}` cannot have fields: a backend is a fieldless enum variant",
@@ -109,14 +109,14 @@ impl Input<'_> {
             let attrs = &variant.attrs;
             match attrs.workers {
                 None if attrs.attempted("workers") => {}
-                None => errors.spanned(
+                None => cx.spanned(
                     variant.ident,
                     format!(
                         "backend `{}` needs a worker count: add `#[paas(workers = N)]` to the variant",
                         variant.ident
                     ),
                 ),
-                Some(workers) if workers.value == 0 => errors.at(
+                Some(workers) if workers.value == 0 => cx.at(
                     workers.span,
                     "`workers = 0` gives a pool that can never run a task: use at least 1",
                 ),
@@ -126,7 +126,7 @@ impl Input<'_> {
                 let weight = attrs.weight.map_or(1, |w| w.value);
                 if weight > budget.value {
                     let span = attrs.weight.map_or(budget.span, |w| w.span);
-                    errors.at(
+                    cx.at(
                         span,
                         format!(
                             "the default weight {weight} exceeds the pool budget {}: no task could ever start",
@@ -142,14 +142,14 @@ impl Input<'_> {
                     Some(lit) => lit,
                     None => variant.ident,
                 };
-                errors.spanned(
+                cx.spanned(
                     at,
                     format!(
                         "backend name `{name}` is already used by variant `{previous}`; give one of them `#[paas(name = \"...\")]`"
                     ),
                 );
             } else if let Some(previous) = fields.insert(field.clone(), variant.ident) {
-                errors.spanned(
+                cx.spanned(
                     variant.ident,
                     format!(
                         "variants `{previous}` and `{}` would both be the pools field `{field}`: rename one of them",
