@@ -4,8 +4,9 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data as SynData, DeriveInput, Generics, Ident, Index, Member, Type, Visibility};
 
-use crate::attr::{Attrs, Place};
+use crate::attr::Attrs;
 use crate::ctxt::Ctxt;
+use crate::keys::Place;
 
 /// Which derive is running: it decides which keys each place accepts.
 #[derive(Clone, Copy, PartialEq, Eq)]

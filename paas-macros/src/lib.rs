@@ -16,6 +16,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod generics;
+mod keys;
 mod names;
 mod valid;
 

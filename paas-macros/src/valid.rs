@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
+use proc_macro2::Span;
 use quote::ToTokens;
 
-use crate::ast::{Data, Input, Style};
+use crate::ast::{Data, Fields, Input, Style};
 use crate::ctxt::Ctxt;
+use crate::keys::Key;
 
 impl Input<'_> {
     /// Checks a `#[derive(TaskId)]` input.
@@ -16,47 +18,25 @@ impl Input<'_> {
                 *token,
                 "`#[derive(TaskId)]` cannot be used on a union: a task id must be a struct or an enum",
             ),
-            Data::Struct { fields, .. } => {
-                let mut marked = fields.backend_fields();
-                if let Some(first) = marked.next() {
-                    for extra in marked {
-                        cx.at(
-                            extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
-                            format!(
-                                "only one field can be marked `#[paas(backend)]`; `{}` is already marked",
-                                first.member.to_token_stream()
-                            ),
-                        );
-                    }
-                }
-            }
+            Data::Struct { fields, .. } => one_backend_field(fields, "", cx),
             Data::Enum { variants } => {
-                let routed: Vec<_> = variants
+                let routed = variants
                     .iter()
-                    .filter(|v| v.fields.backend_fields().next().is_some())
-                    .collect();
+                    .find(|v| v.fields.backend_fields().next().is_some());
                 for variant in variants {
-                    let mut marked = variant.fields.backend_fields();
-                    match (marked.next(), routed.first()) {
-                        (Some(first), _) => {
-                            for extra in marked {
-                                cx.at(
-                                    extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
-                                    format!(
-                                        "only one field per variant can be marked `#[paas(backend)]`; `{}` is already marked",
-                                        first.member.to_token_stream()
-                                    ),
-                                );
-                            }
-                        }
-                        (None, Some(example)) => cx.spanned(
+                    one_backend_field(&variant.fields, " per variant", cx);
+                    if let Some(example) = routed
+                        && variant.fields.backend_fields().next().is_none()
+                    {
+                        cx.spanned(
                             variant.ident,
                             format!(
-                                "variant `{}` has no `#[paas(backend)]` field, but `{}` has one: when one variant marks its backend field, every variant must (or implement `RouteTo` by hand)",
-                                variant.ident, example.ident
+                                "variant `{}` has no `{}` field, but `{}` has one: when one variant marks its backend field, every variant must (or implement `RouteTo` by hand)",
+                                variant.ident,
+                                Key::Backend.attribute(),
+                                example.ident
                             ),
-                        ),
-                        (None, None) => {}
+                        );
                     }
                 }
             }
@@ -108,17 +88,21 @@ impl Input<'_> {
             }
             let attrs = &variant.attrs;
             match attrs.workers {
-                None if attrs.attempted("workers") => {}
+                None if attrs.attempted(Key::Workers) => {}
                 None => cx.spanned(
                     variant.ident,
                     format!(
-                        "backend `{}` needs a worker count: add `#[paas(workers = N)]` to the variant",
-                        variant.ident
+                        "backend `{}` needs a worker count: add `{}` to the variant",
+                        variant.ident,
+                        Key::Workers.attribute()
                     ),
                 ),
                 Some(workers) if workers.value == 0 => cx.at(
                     workers.span,
-                    "`workers = 0` gives a pool that can never run a task: use at least 1",
+                    format!(
+                        "`{} = 0` gives a pool that can never run a task: use at least 1",
+                        Key::Workers.name()
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -145,7 +129,8 @@ impl Input<'_> {
                 cx.spanned(
                     at,
                     format!(
-                        "backend name `{name}` is already used by variant `{previous}`; give one of them `#[paas(name = \"...\")]`"
+                        "backend name `{name}` is already used by variant `{previous}`; give one of them `{}`",
+                        Key::Name.attribute()
                     ),
                 );
             } else if let Some(previous) = fields.insert(field.clone(), variant.ident) {
@@ -158,5 +143,24 @@ impl Input<'_> {
                 );
             }
         }
+    }
+}
+
+/// At most one of `fields` may be marked `#[paas(backend)]`; `scope` ends
+/// "only one field" in the message (`" per variant"`).
+fn one_backend_field(fields: &Fields<'_>, scope: &str, cx: &mut Ctxt) {
+    let mut marked = fields.backend_fields();
+    let Some(first) = marked.next() else {
+        return;
+    };
+    for extra in marked {
+        cx.at(
+            extra.attrs.backend.unwrap_or_else(Span::call_site),
+            format!(
+                "only one field{scope} can be marked `{}`; `{}` is already marked",
+                Key::Backend.attribute(),
+                first.member.to_token_stream()
+            ),
+        );
     }
 }
