@@ -8,7 +8,8 @@ use crate::attr::Attrs;
 use crate::ctxt::Ctxt;
 use crate::keys::Place;
 
-/// Which derive is running: it decides which keys each place accepts.
+/// Which derive is running: it decides which keys each place accepts, which
+/// checks run and which impls are generated.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Derive {
     TaskId,
@@ -28,7 +29,9 @@ impl Derive {
     }
 }
 
+/// The derive input: the type, its attributes and its fields.
 pub(crate) struct Input<'a> {
+    pub(crate) derive: Derive,
     pub(crate) ident: &'a Ident,
     pub(crate) vis: &'a Visibility,
     pub(crate) generics: &'a Generics,
@@ -94,6 +97,7 @@ impl<'a> Input<'a> {
             },
         };
         Input {
+            derive,
             ident: &input.ident,
             vis: &input.vis,
             generics: &input.generics,

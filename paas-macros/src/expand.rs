@@ -3,40 +3,16 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Ident, Member, Type};
+use syn::{Ident, Member, Type};
 
 use crate::ast::{Data, Derive, Field, Fields, Input, Style, Variant};
-use crate::ctxt::Ctxt;
-use crate::fallback;
 use crate::generics::{field_bounds, where_clause};
 
-/// `#[derive(TaskId)]`.
-pub(crate) fn derive_task_id(node: &DeriveInput) -> TokenStream {
-    let mut cx = Ctxt::new();
-    let input = Input::from_syn(node, Derive::TaskId, &mut cx);
-    input.validate_task_id(&mut cx);
-    match cx.check() {
-        Ok(()) => task_id(&input),
-        Err(err) => {
-            let fallback = fallback::task_id(&input);
-            let err = err.to_compile_error();
-            quote!(#err #fallback)
-        }
-    }
-}
-
-/// `#[derive(Backend)]`.
-pub(crate) fn derive_backend(node: &DeriveInput) -> TokenStream {
-    let mut cx = Ctxt::new();
-    let input = Input::from_syn(node, Derive::Backend, &mut cx);
-    input.validate_backend(&mut cx);
-    match cx.check() {
-        Ok(()) => backend(&input),
-        Err(err) => {
-            let fallback = fallback::backend(&input);
-            let err = err.to_compile_error();
-            quote!(#err #fallback)
-        }
+/// The impls of a checked input.
+pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
+    match input.derive {
+        Derive::TaskId => task_id(input),
+        Derive::Backend => backend(input),
     }
 }
 

@@ -6,10 +6,18 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ast::{Data, Input};
+use crate::ast::{Data, Derive, Input};
 use crate::expand::{pools_ident, private};
 
-pub(crate) fn task_id(input: &Input<'_>) -> TokenStream {
+/// The fallback impls of the input's derive.
+pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
+    match input.derive {
+        Derive::TaskId => task_id(input),
+        Derive::Backend => backend(input),
+    }
+}
+
+fn task_id(input: &Input<'_>) -> TokenStream {
     if matches!(input.data, Data::Union { .. }) {
         return TokenStream::new();
     }
@@ -80,7 +88,7 @@ pub(crate) fn task_id(input: &Input<'_>) -> TokenStream {
     }
 }
 
-pub(crate) fn backend(input: &Input<'_>) -> TokenStream {
+fn backend(input: &Input<'_>) -> TokenStream {
     let Data::Enum { variants } = &input.data else {
         return TokenStream::new();
     };

@@ -6,13 +6,21 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use quote::ToTokens;
 
-use crate::ast::{Data, Fields, Input, Style};
+use crate::ast::{Data, Derive, Fields, Input, Style};
 use crate::ctxt::Ctxt;
 use crate::keys::Key;
 
 impl Input<'_> {
+    /// Runs the checks of the input's derive.
+    pub(crate) fn validate(&self, cx: &mut Ctxt) {
+        match self.derive {
+            Derive::TaskId => self.validate_task_id(cx),
+            Derive::Backend => self.validate_backend(cx),
+        }
+    }
+
     /// Checks a `#[derive(TaskId)]` input.
-    pub(crate) fn validate_task_id(&self, cx: &mut Ctxt) {
+    fn validate_task_id(&self, cx: &mut Ctxt) {
         match &self.data {
             Data::Union { token } => cx.at(
                 *token,
@@ -44,7 +52,7 @@ impl Input<'_> {
     }
 
     /// Checks a `#[derive(Backend)]` input.
-    pub(crate) fn validate_backend(&self, cx: &mut Ctxt) {
+    fn validate_backend(&self, cx: &mut Ctxt) {
         let variants = match &self.data {
             Data::Enum { variants } => variants,
             Data::Struct { token, .. } => {
