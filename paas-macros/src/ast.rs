@@ -1,6 +1,7 @@
 //! A borrowed view of the derive input with its `#[paas]` attributes parsed.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{Data as SynData, DeriveInput, Generics, Ident, Index, Member, Type, Visibility};
 
@@ -104,6 +105,22 @@ impl<'a> Input<'a> {
             attrs: Attrs::parse(&input.attrs, type_place, cx),
             data,
         }
+    }
+}
+
+impl Input<'_> {
+    /// The path of paas-core's hidden support module, through
+    /// `#[paas(crate = ..)]` if given.
+    pub(crate) fn private(&self) -> TokenStream {
+        match &self.attrs.krate {
+            Some(path) => quote!(#path::__private),
+            None => quote!(::paas_core::__private),
+        }
+    }
+
+    /// The name of the pools struct `#[derive(Backend)]` generates.
+    pub(crate) fn pools_ident(&self) -> Ident {
+        format_ident!("{}Pools", syn::ext::IdentExt::unraw(self.ident))
     }
 }
 

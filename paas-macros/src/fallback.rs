@@ -7,7 +7,6 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast::{Data, Derive, Input};
-use crate::expand::{pools_ident, private};
 
 /// The fallback impls of the input's derive.
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
@@ -21,7 +20,7 @@ fn task_id(input: &Input<'_>) -> TokenStream {
     if matches!(input.data, Data::Union { .. }) {
         return TokenStream::new();
     }
-    let private = private(input);
+    let private = input.private();
     let ident = input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let self_bounds = if input.generics.params.is_empty() {
@@ -95,10 +94,10 @@ fn backend(input: &Input<'_>) -> TokenStream {
     if !input.generics.params.is_empty() {
         return TokenStream::new();
     }
-    let private = private(input);
+    let private = input.private();
     let ident = input.ident;
     let vis = input.vis;
-    let pools = pools_ident(input);
+    let pools = input.pools_ident();
     let mut fields = Vec::new();
     for variant in variants {
         let field = variant.pools_field();
