@@ -112,4 +112,54 @@ mod tests {
         let first_error = text.find("compile_error").unwrap_or(0);
         assert!(fallback < first_error, "{text}");
     }
+
+    #[test]
+    fn the_fallback_is_valid_rust() {
+        let inputs: [(DeriveInput, Derive); 4] = [
+            (
+                syn::parse_quote! {
+                    struct Id<P> where P: Clone {
+                        #[paas(wokers = 1)]
+                        program: P,
+                        #[paas(backend)]
+                        on: Zk,
+                    }
+                },
+                Derive::TaskId,
+            ),
+            (
+                syn::parse_quote! {
+                    #[paas(no_display, crate = ::other::paas_core)]
+                    enum Job<const N: usize> {
+                        Ping(#[paas(backend)] Zk, #[paas(backend)] Zk),
+                    }
+                },
+                Derive::TaskId,
+            ),
+            (
+                syn::parse_quote! {
+                    pub enum Zk {
+                        #[paas(workers = 0)]
+                        Native,
+                        #[paas(workers = "2")]
+                        Sp1(u8),
+                    }
+                },
+                Derive::Backend,
+            ),
+            (
+                syn::parse_quote! {
+                    struct NotAnEnum;
+                },
+                Derive::Backend,
+            ),
+        ];
+        for (node, which) in inputs {
+            let tokens = derive(&node, which);
+            assert!(!errors_in(&tokens).is_empty(), "{tokens}");
+            if let Err(error) = syn::parse2::<syn::File>(tokens.clone()) {
+                panic!("{error}: {tokens}");
+            }
+        }
+    }
 }

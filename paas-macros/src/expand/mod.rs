@@ -12,6 +12,8 @@ use proc_macro2::{Group, Span, TokenStream, TokenTree};
 
 use crate::ast::{Derive, Input};
 
+pub(crate) use task_id::task_id_impl;
+
 /// The impls of a checked input.
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     match input.derive {

@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 
 use super::respan;
 use crate::ast::{Data, Input, Style};
-use crate::generics::{field_bounds, where_clause};
+use crate::generics::where_fields;
 
 /// `RouteTo<FieldTy>` for a task id with `#[paas(backend)]` fields; nothing
 /// without one.
@@ -60,10 +60,7 @@ pub(super) fn expand(input: &Input<'_>, private: &TokenStream) -> TokenStream {
         }
         Data::Union { .. } => return TokenStream::new(),
     };
-    let route_where = where_clause(
-        input.generics,
-        &field_bounds(input.generics, [target], &quote!(#private::Backend)),
-    );
+    let route_where = where_fields(input.generics, [target], &quote!(#private::Backend));
     quote! {
         #[automatically_derived]
         impl #impl_generics #private::RouteTo<#target> for #ident #ty_generics #route_where {

@@ -8,7 +8,7 @@ use syn::{Ident, Member, Type};
 
 use super::{respan, route};
 use crate::ast::{Data, Field, Fields, Input, Style, Variant};
-use crate::generics::{field_bounds, where_clause};
+use crate::generics::{where_clause, where_fields};
 
 /// `KeyPart`, `KeyListElement`, `TaskId`, `Display` (unless `no_display`)
 /// and, with a `#[paas(backend)]` field, `RouteTo`.
@@ -22,13 +22,10 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
         Data::Enum { variants } => variants.iter().flat_map(|v| &v.fields.list).collect(),
         Data::Union { .. } => Vec::new(),
     };
-    let key_where = where_clause(
+    let key_where = where_fields(
         input.generics,
-        &field_bounds(
-            input.generics,
-            all_fields.iter().map(|f| f.ty),
-            &quote!(#private::KeyPart),
-        ),
+        all_fields.iter().map(|f| f.ty),
+        &quote!(#private::KeyPart),
     );
 
     let (encode, decode, display) = match &input.data {
@@ -74,35 +71,15 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
         (quote!(out), quote!(input))
     };
 
-    let self_bounds = if input.generics.params.is_empty() {
-        where_clause(input.generics, &[])
-    } else {
-        where_clause(
-            input.generics,
-            &[quote! {
-                Self: #private::KeyPart
-                    + ::core::clone::Clone
-                    + ::core::cmp::Eq
-                    + ::core::hash::Hash
-                    + ::core::fmt::Debug
-                    + ::core::fmt::Display
-                    + ::core::marker::Send
-                    + ::core::marker::Sync
-                    + 'static
-            }],
-        )
-    };
+    let task_id_impl = task_id_impl(input, &private);
 
     let display_impl = if input.attrs.no_display.is_some() {
         TokenStream::new()
     } else {
-        let display_where = where_clause(
+        let display_where = where_fields(
             input.generics,
-            &field_bounds(
-                input.generics,
-                all_fields.iter().map(|f| f.ty),
-                &quote!(::core::fmt::Debug),
-            ),
+            all_fields.iter().map(|f| f.ty),
+            &quote!(::core::fmt::Debug),
         );
         quote! {
             #[automatically_derived]
@@ -133,11 +110,39 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics #private::KeyListElement for #ident #ty_generics #key_where {}
 
-        #[automatically_derived]
-        impl #impl_generics #private::TaskId for #ident #ty_generics #self_bounds {}
-
+        #task_id_impl
         #display_impl
         #route_impl
+    }
+}
+
+/// `TaskId` itself (no methods). For a generic id it is bounded by the
+/// supertraits on `Self`, so it holds exactly where they do (a derived
+/// `Clone` on `Id<P>` needs `P: Clone`, say). The fallback emits it too.
+pub(crate) fn task_id_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
+    let ident = input.ident;
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    let self_bounds = if input.generics.params.is_empty() {
+        where_clause(input.generics, &[])
+    } else {
+        where_clause(
+            input.generics,
+            &[quote! {
+                Self: #private::KeyPart
+                    + ::core::clone::Clone
+                    + ::core::cmp::Eq
+                    + ::core::hash::Hash
+                    + ::core::fmt::Debug
+                    + ::core::fmt::Display
+                    + ::core::marker::Send
+                    + ::core::marker::Sync
+                    + 'static
+            }],
+        )
+    };
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::TaskId for #ident #ty_generics #self_bounds {}
     }
 }
 

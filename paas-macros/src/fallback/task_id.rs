@@ -6,6 +6,7 @@ use quote::quote;
 
 use super::{display_impl, key_impls};
 use crate::ast::{Data, Input};
+use crate::expand::task_id_impl;
 
 /// The fallback impls of a task id; nothing for a union.
 pub(super) fn expand(input: &Input<'_>) -> TokenStream {
@@ -15,17 +16,8 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
     let private = input.private();
     let ident = input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let self_bounds = if input.generics.params.is_empty() {
-        quote!(#where_clause)
-    } else {
-        let own = where_clause.map(|w| &w.predicates);
-        quote! {
-            where #own Self: ::core::clone::Clone + ::core::cmp::Eq + ::core::hash::Hash
-                + ::core::fmt::Debug + ::core::fmt::Display
-                + ::core::marker::Send + ::core::marker::Sync + 'static
-        }
-    };
     let key = key_impls(input, &private);
+    let task_id = task_id_impl(input, &private);
     let display = if input.attrs.no_display.is_some() {
         TokenStream::new()
     } else {
@@ -52,8 +44,7 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
     quote! {
         #key
 
-        #[automatically_derived]
-        impl #impl_generics #private::TaskId for #ident #ty_generics #self_bounds {}
+        #task_id
 
         #display
         #route
