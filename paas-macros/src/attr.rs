@@ -15,6 +15,10 @@ use crate::ctxt::Ctxt;
 use crate::keys::{Key, Place};
 use crate::names::did_you_mean;
 
+/// The weight of one task when its backend variant gives no `weight`, as
+/// paas-core's `PoolConfig::new` has it.
+pub(crate) const DEFAULT_WEIGHT: u64 = 1;
+
 /// An integer attribute value and where it was written.
 #[derive(Clone, Copy)]
 pub(crate) struct Int {

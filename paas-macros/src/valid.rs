@@ -7,6 +7,7 @@ use proc_macro2::Span;
 use quote::ToTokens;
 
 use crate::ast::{Data, Derive, Fields, Input, Style};
+use crate::attr::DEFAULT_WEIGHT;
 use crate::ctxt::Ctxt;
 use crate::keys::Key;
 
@@ -115,7 +116,7 @@ impl Input<'_> {
                 Some(_) => {}
             }
             if let Some(budget) = attrs.budget {
-                let weight = attrs.weight.map_or(1, |w| w.value);
+                let weight = attrs.weight.map_or(DEFAULT_WEIGHT, |w| w.value);
                 if weight > budget.value {
                     let span = attrs.weight.map_or(budget.span, |w| w.span);
                     cx.at(

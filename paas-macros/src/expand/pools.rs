@@ -6,6 +6,7 @@ use quote::quote;
 use syn::Ident;
 
 use crate::ast::{Input, Variant};
+use crate::attr::DEFAULT_WEIGHT;
 
 /// The `<Enum>Pools` struct: one `PoolConfig` field per backend, with
 /// `Default` (the declared pools), `From` into a `BackendMap`, and serde.
@@ -126,6 +127,7 @@ impl<'a> DeclaredPool<'a> {
             ident: variant.ident,
             name: variant.backend_name(),
             field: variant.pools_field(),
+            // Checked: every backend declares its workers.
             workers: variant.attrs.workers.map_or(1, |w| w.value),
             weight: variant.attrs.weight.map(|w| w.value),
             budget: variant.attrs.budget.map(|b| b.value),
@@ -157,6 +159,9 @@ impl<'a> DeclaredPool<'a> {
             Some(b) => format!("budget {b}"),
             None => "no budget".to_string(),
         };
-        format!("{workers}, weight {}, {budget}", self.weight.unwrap_or(1))
+        format!(
+            "{workers}, weight {}, {budget}",
+            self.weight.unwrap_or(DEFAULT_WEIGHT)
+        )
     }
 }
