@@ -5,10 +5,26 @@
 //! generated code names paas-core's items by absolute path. The user guide is
 //! `docs/derives.md` in the repository.
 //!
-//! The crate works in phases: `ast` reads the input and its `#[paas]`
-//! attributes (`attr`), `valid` checks what needs the whole input, `expand`
-//! generates the impls, and on any error `fallback` emits a minimal impl next
-//! to the errors so the user sees those errors alone.
+//! # How the crate is built
+//!
+//! Both derives run one pipeline (`derive` below), in phases:
+//!
+//! 1. `ast` reads the input into a borrowed view, parsing its `#[paas]`
+//!    attributes with `attr`. `keys` is the table of every key and the places
+//!    it is allowed.
+//! 2. `valid` checks what needs the whole input (shapes, required keys,
+//!    constraints between keys).
+//! 3. Both phases push their errors into a `ctxt::Ctxt` and carry on;
+//!    `Ctxt::check` then returns them all at once (an unchecked context
+//!    panics on drop).
+//! 4. Without errors, `expand` generates the impls: `expand/task_id.rs` and
+//!    `expand/route.rs` for `TaskId`, `expand/backend.rs` and
+//!    `expand/pools.rs` for `Backend`. With errors, `fallback` (one file per
+//!    derive) emits minimal impls next to them, so that code using the type
+//!    adds no secondary errors.
+//!
+//! `generics` computes the bounds of generic task ids; `names` holds the
+//! `snake_case` default backend names and the "did you mean" suggestions.
 
 mod ast;
 mod attr;
