@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use paas_core::backend::BackendMap;
 use paas_core::lifecycle::{FailureKind, Millis, Task};
-use paas_core::service::{ExecuteError, Overflow, ServiceError, Submitted, TaskOutcome};
+use paas_core::service::{Overflow, ServiceError, Submitted, TaskOutcome};
 use paas_core::store::{
     Applied, ClaimRequest, Claimed, MemoryStore, Recovery, StatusCounts, StoreError, StoredTask,
     TaskStore, Write,
 };
 use paas_core::{PoolConfig, RetryPolicy, Service, Status};
 use paas_tests::{
-    Behaviour, Gate, Lane, MS, SEC, TestProver, policy, pools, proof_of, settle, within,
+    Behaviour, Gate, Lane, MS, SEC, TestProver, assert_stopped, policy, pools, proof_of, settle,
+    within,
 };
 
 type Store = MemoryStore<u64, Lane, String>;
@@ -160,25 +161,7 @@ async fn a_store_failure_crashes_the_service_and_every_call_says_why() {
         Err(crashed.clone()),
         "a submit waiting for room is released too"
     );
-    assert!(handle.is_stopped());
-    assert_eq!(within(handle.submit(4)).await, Err(crashed.clone()));
-    assert_eq!(
-        within(handle.submit_many([4, 5])).await,
-        Err(crashed.clone())
-    );
-    assert_eq!(
-        within(handle.execute(4)).await,
-        Err(ExecuteError::Service(crashed.clone()))
-    );
-    assert_eq!(within(handle.wait(1)).await, Err(crashed.clone()));
-    assert_eq!(within(handle.status(1)).await, Err(crashed.clone()));
-    assert_eq!(within(handle.proof(1)).await, Err(crashed.clone()));
-    assert_eq!(
-        within(handle.subscribe(1)).await.map(|_| ()),
-        Err(crashed.clone())
-    );
-    assert_eq!(within(handle.cancel(2)).await, Err(crashed.clone()));
-    assert_eq!(within(handle.shutdown(SEC)).await, Err(crashed.clone()));
+    assert_stopped(&handle, crashed).await;
     assert!(probe.last_cancelled(2), "running proofs are told to stop");
 }
 
