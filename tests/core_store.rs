@@ -11,8 +11,8 @@ use paas_core::backend::BackendMap;
 use paas_core::lifecycle::{FailureKind, Millis, Task};
 use paas_core::service::{Overflow, ServiceError, Submitted, TaskOutcome};
 use paas_core::store::{
-    Applied, ClaimRequest, Claimed, MemoryStore, Recovery, StatusCounts, StoreError, StoredTask,
-    TaskStore, Write,
+    Applied, ClaimRequest, Claimed, FailedAttempt, ListQuery, MemoryStore, Page, Recovery,
+    StatusCounts, StoreError, StoredTask, TaskStore, Write,
 };
 use paas_core::{PoolConfig, RetryPolicy, Service, Status};
 use paas_tests::{
@@ -50,6 +50,16 @@ impl FailingStore {
     }
 }
 
+impl FailingStore {
+    /// Whether reads work now.
+    fn read(&self) -> Result<(), StoreError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(REASON.into()));
+        }
+        Ok(())
+    }
+}
+
 impl TaskStore<u64, Lane, String> for FailingStore {
     async fn apply(
         &self,
@@ -66,21 +76,34 @@ impl TaskStore<u64, Lane, String> for FailingStore {
     }
 
     async fn get(&self, id: &u64) -> Result<Option<StoredTask<u64, Lane>>, StoreError> {
-        if self.fail_reads.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable(REASON.into()));
-        }
+        self.read()?;
         self.inner.get(id).await
     }
 
     async fn proof(&self, id: &u64) -> Result<Option<String>, StoreError> {
-        if self.fail_reads.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable(REASON.into()));
-        }
+        self.read()?;
         self.inner.proof(id).await
     }
 
     async fn counts(&self) -> Result<BackendMap<Lane, StatusCounts>, StoreError> {
         self.inner.counts().await
+    }
+
+    async fn list(
+        &self,
+        query: ListQuery<Lane>,
+    ) -> Result<Page<StoredTask<u64, Lane>>, StoreError> {
+        self.read()?;
+        self.inner.list(query).await
+    }
+
+    async fn failures(&self, id: &u64) -> Result<Vec<FailedAttempt>, StoreError> {
+        self.read()?;
+        self.inner.failures(id).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read()
     }
 
     async fn recover(
@@ -110,11 +133,25 @@ async fn a_failed_read_fails_that_call_only() {
     assert_eq!(within(handle.proof(1)).await.map(|_| ()), unavailable);
     assert_eq!(within(handle.subscribe(1)).await.map(|_| ()), unavailable);
     assert_eq!(within(handle.cancel(1)).await.map(|_| ()), unavailable);
+    assert_eq!(within(handle.detail(1)).await.map(|_| ()), unavailable);
+    assert_eq!(
+        within(handle.list(ListQuery::new(10))).await.map(|_| ()),
+        unavailable
+    );
+    let ready = within(handle.readiness()).await.expect("answers");
+    assert!(!ready.is_ready(), "a store that does not answer: not ready");
+    assert_eq!(ready.store, Err(StoreError::Unavailable(REASON.into())));
     assert!(
         !handle.is_stopped(),
         "a failed read does not stop the service"
     );
     store.fail_reads.store(false, Ordering::SeqCst);
+    assert!(
+        within(handle.readiness())
+            .await
+            .expect("answers")
+            .is_ready()
+    );
     assert_eq!(within(handle.execute(2)).await, Ok(proof_of(2)));
     assert_eq!(
         within(handle.wait(1)).await,
@@ -198,7 +235,7 @@ async fn stranded(id: u64) -> Arc<Store> {
         .await
         .expect("claim");
     assert_eq!(claimed.tasks.len(), 1);
-    assert_eq!(claimed.tasks[0].0.attempts(), 1);
+    assert_eq!(claimed.tasks[0].task.attempts(), 1);
     store
 }
 

@@ -64,7 +64,7 @@ async fn claim_ids<S: TaskStore<u64, Lane, Proof>>(s: &S, backend: Lane, n: usiz
         .claim(ClaimRequest::new(backend, n, 1_000, 31_000))
         .await
         .expect("claim");
-    claimed.tasks.iter().map(|(t, _)| *t.id()).collect()
+    claimed.tasks.iter().map(|c| *c.task.id()).collect()
 }
 
 #[tokio::test]
@@ -78,7 +78,7 @@ async fn sqlite_state_survives_reopening() {
             .claim(ClaimRequest::new(Lane::Gpu, 1, 1_000, 31_000))
             .await
             .expect("claim");
-        let task = claimed.tasks.into_iter().next().expect("one").0;
+        let task = claimed.tasks.into_iter().next().expect("one").task;
         s.apply(vec![Write::Complete {
             task: task.complete(),
             output: vec![7; 100],
@@ -110,4 +110,52 @@ async fn sqlite_reports_rows_it_cannot_read() {
         }
         other => panic!("expected a corrupt-data error, got {other:?}"),
     }
+}
+
+/// A file written by the first schema (before task times, failures and the
+/// listing index) opens, migrates in place, and keeps its tasks.
+#[tokio::test]
+async fn sqlite_migrates_a_version_1_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tasks.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "CREATE TABLE tasks (
+                seq INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, backend TEXT NOT NULL,
+                status INTEGER NOT NULL, priority INTEGER NOT NULL, weight INTEGER NOT NULL,
+                attempts INTEGER NOT NULL, epoch INTEGER NOT NULL, run_at INTEGER,
+                not_ready_since INTEGER, error_kind TEXT, error_message TEXT, lease_until INTEGER
+            );
+            CREATE INDEX tasks_ready   ON tasks (backend, priority DESC, seq) WHERE status = 0;
+            CREATE INDEX tasks_delayed ON tasks (backend, run_at, seq)        WHERE status = 2;
+            CREATE INDEX tasks_proving ON tasks (seq)                          WHERE status = 1;
+            CREATE TABLE proofs (id BLOB PRIMARY KEY, proof BLOB NOT NULL) WITHOUT ROWID;
+            PRAGMA application_id = 1348555603;
+            PRAGMA user_version = 1;",
+        )
+        .expect("a version 1 schema");
+        let key = paas_core::TaskId::to_key(&7u64);
+        conn.execute(
+            "INSERT INTO tasks (id, backend, status, priority, weight, attempts, epoch)
+             VALUES (?1, 'cpu', 0, 0, 1, 0, 0)",
+            [key],
+        )
+        .expect("a task");
+    }
+    let s: SqliteStore<u64, Lane, Proof> = SqliteStore::open(&path).expect("migrates");
+    let version: i32 = rusqlite::Connection::open(&path)
+        .expect("raw open")
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, paas_core::store::SCHEMA_VERSION);
+    let stored = s.get(&7).await.expect("get").expect("kept");
+    assert_eq!((stored.record.status, stored.seq), (Status::Pending, 1));
+    assert_eq!(stored.times.created_at, 0, "unknown for an old row");
+    let page = s
+        .list(paas_core::store::ListQuery::new(5).status(Status::Pending))
+        .await
+        .expect("list");
+    assert_eq!(page.tasks.len(), 1);
+    assert_eq!(claim_ids(&s, Lane::Cpu, 5).await, [7]);
 }

@@ -15,6 +15,14 @@ pub(crate) fn millis(d: Duration) -> Millis {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The wall clock now, as a stored timestamp: what the embedded stores
+/// stamp task times with.
+pub(crate) fn wall_clock() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
 /// The instant `d` from now; a `d` too large for an instant (such as
 /// `Duration::MAX`, "no limit") gives a point about 30 years away.
 pub(crate) fn after(d: Duration) -> Instant {
@@ -33,12 +41,9 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        let base = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, millis);
         Self {
             start: Instant::now(),
-            base,
+            base: wall_clock(),
         }
     }
 

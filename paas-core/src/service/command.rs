@@ -11,9 +11,13 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::ServiceError;
 use super::events::{TaskEvent, TaskWatch};
-use super::types::{CancelOutcome, RetryOutcome, ShutdownReport, Submitted, TaskInfo, TaskOutcome};
+use super::types::{
+    CancelOutcome, Readiness, RetryOutcome, ShutdownReport, Submitted, TaskDetail, TaskInfo,
+    TaskOutcome, TaskRow,
+};
 use crate::lifecycle::{Pending, Status, Task};
 use crate::prover::Prover;
+use crate::store::{ListQuery, Page};
 
 pub(super) type Id<P> = <P as Prover>::TaskId;
 pub(super) type Bk<P> = <P as Prover>::Backend;
@@ -89,4 +93,16 @@ pub(super) enum Query<P: Prover> {
         id: Id<P>,
         reply: Reply<TaskWatch<Bk<P>>>,
     },
+    /// A page of tasks, newest first.
+    List {
+        query: ListQuery<Bk<P>>,
+        reply: Reply<Page<TaskRow<Id<P>, Bk<P>>>>,
+    },
+    /// One task with its failed attempts; `None` if it was never submitted.
+    Detail {
+        id: Id<P>,
+        reply: Reply<Option<TaskDetail<Id<P>, Bk<P>>>>,
+    },
+    /// Whether the store answers and the service takes work.
+    Readiness { reply: Reply<Readiness> },
 }

@@ -294,13 +294,13 @@ where
             claimed
                 .tasks
                 .iter()
-                .map(|(task, _)| self.waiters.take(task.id()))
+                .map(|claimed| self.waiters.take(claimed.task.id()))
                 .collect()
         };
         waiting.resize_with(claimed.tasks.len(), || None);
         for (claim, waiting) in claimed.tasks.into_iter().zip(waiting) {
             self.counts.shift(backend, Status::Pending, Status::Proving);
-            let task = &claim.0;
+            let task = &claim.task;
             self.listeners.note(task.id(), || {
                 TaskInfo::new(backend, Status::Proving, task.meta())
             });

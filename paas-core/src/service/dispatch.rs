@@ -22,7 +22,7 @@ use crate::FastMap;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{Proving, Task};
 use crate::prover::{ProveContext, Prover};
-use crate::store::ClaimRequest;
+use crate::store::{ClaimRequest, ClaimedTask};
 use crate::time::{Millis, millis};
 
 /// One pool's use, and what the store may hold for it.
@@ -199,9 +199,10 @@ impl<P: Prover> Dispatch<P> {
         prover: &Arc<P>,
         config: &ServiceConfig<Bk<P>>,
         backend: Bk<P>,
-        (task, weight): (Task<Id<P>, Proving>, u64),
+        claimed: ClaimedTask<Id<P>>,
         waiting: Option<Waiting>,
     ) {
+        let ClaimedTask { task, weight, .. } = claimed;
         let pool = &mut self.pools[backend];
         pool.running += 1;
         pool.weight += weight;

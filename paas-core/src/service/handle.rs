@@ -10,13 +10,14 @@ use super::admission::{Admission, Room};
 use super::command::{Bk, Command, Id, NewTask, Out, Query, Reply};
 use super::events::{EventStream, TaskWatch};
 use super::types::{
-    CancelOutcome, RetryOutcome, ShutdownReport, Submission, Submitted, Summary, TaskInfo,
-    TaskOutcome,
+    CancelOutcome, Readiness, RetryOutcome, ShutdownReport, Submission, Submitted, Summary,
+    TaskDetail, TaskInfo, TaskOutcome, TaskRow,
 };
 use super::{ExecuteError, ServiceError};
 use crate::backend::{Backend, BackendMap, PoolConfig};
 use crate::lifecycle::{Status, Task};
 use crate::prover::Prover;
+use crate::store::{ListQuery, Page};
 
 /// Ids per [`Query::Wait`]: `wait_all` registers a long list in pieces.
 const WAIT_CHUNK: usize = 4096;
@@ -367,6 +368,74 @@ impl<P: Prover> ProverHandle<P> {
     /// ```
     pub async fn subscribe(&self, id: Id<P>) -> Result<TaskWatch<Bk<P>>, ServiceError> {
         self.call(|reply| Command::Query(Query::Subscribe { id, reply }))
+            .await
+    }
+
+    /// A page of tasks, newest first, as `query` picks them (a status, a
+    /// backend, the page after a cursor); costs the store O(log n + the
+    /// page), never a scan of every task.
+    ///
+    /// # Errors
+    ///
+    /// The service has stopped, or its store failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use paas_core::{Backend, ProveContext, ProveError, Prover, RouteTo, Service, Status};
+    /// use paas_core::store::ListQuery;
+    /// # #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
+    /// # enum Engine { #[paas(workers = 1)] Native }
+    /// # impl RouteTo<Engine> for u64 { fn route(&self) -> Engine { Engine::Native } }
+    /// # struct Echo;
+    /// # impl Prover for Echo {
+    /// #     type TaskId = u64; type Backend = Engine; type Output = Vec<u8>;
+    /// #     async fn prove(&self, ctx: ProveContext<u64>) -> Result<Vec<u8>, ProveError> {
+    /// #         Ok(ctx.id().to_be_bytes().to_vec())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let handle = Service::builder(Echo).start().await?;
+    /// handle.submit_many(1..=5).await?;
+    /// handle.wait_all(1..=5).await?;
+    /// let page = handle.list(ListQuery::new(2).status(Status::Completed)).await?;
+    /// assert_eq!(page.tasks.iter().map(|t| t.id).collect::<Vec<_>>(), [5, 4]);
+    /// let rest = handle.list(ListQuery::new(10).before(page.next.unwrap())).await?;
+    /// assert_eq!(rest.tasks.len(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn list(
+        &self,
+        query: ListQuery<Bk<P>>,
+    ) -> Result<Page<TaskRow<Id<P>, Bk<P>>>, ServiceError> {
+        self.call(|reply| Command::Query(Query::List { query, reply }))
+            .await
+    }
+
+    /// One task with its times and every failed attempt; `None` if it was
+    /// never submitted.
+    ///
+    /// # Errors
+    ///
+    /// The service has stopped, or its store failed.
+    pub async fn detail(
+        &self,
+        id: Id<P>,
+    ) -> Result<Option<TaskDetail<Id<P>, Bk<P>>>, ServiceError> {
+        self.call(|reply| Command::Query(Query::Detail { id, reply }))
+            .await
+    }
+
+    /// Whether the service should be given work: it takes tasks and its
+    /// store answers (for a readiness probe).
+    ///
+    /// # Errors
+    ///
+    /// The service has stopped.
+    pub async fn readiness(&self) -> Result<Readiness, ServiceError> {
+        self.call(|reply| Command::Query(Query::Readiness { reply }))
             .await
     }
 

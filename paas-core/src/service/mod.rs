@@ -80,6 +80,6 @@ pub use error::{ExecuteError, ServiceError, StartError};
 pub use events::{EventStream, TaskEvent, TaskWatch, Update};
 pub use handle::ProverHandle;
 pub use types::{
-    CancelOutcome, RetryOutcome, ShutdownReport, Submission, Submitted, Summary, TaskInfo,
-    TaskOutcome,
+    CancelOutcome, Readiness, RetryOutcome, ShutdownReport, Submission, Submitted, Summary,
+    TaskDetail, TaskInfo, TaskOutcome, TaskRow,
 };

@@ -1,4 +1,5 @@
-//! The reads: status, proof, lookup, wait and subscribe. The service has
+//! The reads: status, proof, lookup, wait, subscribe, list, detail and
+//! readiness. The service has
 //! recorded the turn's writes before it answers one, so a read sees every
 //! change accepted before it. A store failure fails only that call.
 
@@ -7,11 +8,11 @@ use tokio::sync::oneshot;
 use super::ServiceError;
 use super::actor::Actor;
 use super::command::{Bk, Id, Out, Query, Reply};
-use super::types::{TaskInfo, TaskOutcome};
+use super::types::{Readiness, TaskDetail, TaskInfo, TaskOutcome, TaskRow};
 use super::waiters::Waiting;
 use crate::lifecycle::{Failure, FailureKind, Status, TaskMeta};
 use crate::prover::Prover;
-use crate::store::{Fetched, StoreError, TaskStore};
+use crate::store::{Fetched, Page, StoreError, TaskStore};
 
 impl<P, S> Actor<P, S>
 where
@@ -44,6 +45,22 @@ where
                 );
             }
             Query::Wait { ids, reply } => self.on_wait(ids, reply).await,
+            Query::List { query, reply } => {
+                let page = self.store.list(query).await.map(|page| Page {
+                    tasks: page.tasks.into_iter().map(TaskRow::of_stored).collect(),
+                    next: page.next,
+                });
+                let _ = reply.send(page.map_err(ServiceError::Store));
+            }
+            Query::Detail { id, reply } => {
+                let _ = reply.send(self.detail(&id).await.map_err(ServiceError::Store));
+            }
+            Query::Readiness { reply } => {
+                let _ = reply.send(Ok(Readiness {
+                    accepting: self.draining.is_none(),
+                    store: self.store.ping().await,
+                }));
+            }
             Query::Subscribe { id, reply } => {
                 let watch = self.known(&id).await.map(|stored| {
                     let info = TaskInfo::of_stored(&stored);
@@ -52,6 +69,17 @@ where
                 let _ = reply.send(watch);
             }
         }
+    }
+
+    async fn detail(&self, id: &Id<P>) -> Result<Option<TaskDetail<Id<P>, Bk<P>>>, StoreError> {
+        let Some(stored) = self.store.get(id).await? else {
+            return Ok(None);
+        };
+        let failures = self.store.failures(id).await?;
+        Ok(Some(TaskDetail {
+            row: TaskRow::of_stored(stored),
+            failures,
+        }))
     }
 
     async fn on_wait(

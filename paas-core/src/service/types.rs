@@ -5,7 +5,7 @@ use std::fmt;
 use super::ExecuteError;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{Failure, Status, TaskMeta};
-use crate::store::{StatusCounts, StoredTask};
+use crate::store::{FailedAttempt, StatusCounts, StoreError, StoredTask, Times};
 
 /// A task to submit: its id and priority.
 ///
@@ -145,6 +145,58 @@ pub enum CancelOutcome {
     Cancelling,
     /// The task had already finished, in this status.
     AlreadyFinished(Status),
+}
+
+/// A stored task as a listing shows it: its id, state and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow<I, B> {
+    /// The task.
+    pub id: I,
+    /// Where it is now.
+    pub info: TaskInfo<B>,
+    /// Its place in submission order (the listing cursor).
+    pub seq: u64,
+    /// When it was submitted, last changed, and last started.
+    pub times: Times,
+}
+
+impl<I, B: Backend> TaskRow<I, B> {
+    /// The row of a stored task.
+    pub fn of_stored(stored: StoredTask<I, B>) -> Self {
+        TaskRow {
+            info: TaskInfo::of_stored(&stored),
+            seq: stored.seq,
+            times: stored.times,
+            id: stored.record.id,
+        }
+    }
+}
+
+/// Everything known of one task: its row and every failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDetail<I, B> {
+    /// Its state and times.
+    pub row: TaskRow<I, B>,
+    /// Its failed attempts, oldest first (the last error is also in
+    /// `row.info.last_error`).
+    pub failures: Vec<FailedAttempt>,
+}
+
+/// Whether the service should be given work (see
+/// [`ProverHandle::readiness`](crate::ProverHandle::readiness)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// It takes new tasks (not shutting down).
+    pub accepting: bool,
+    /// Its store answered, or why not.
+    pub store: Result<(), StoreError>,
+}
+
+impl Readiness {
+    /// Whether it is ready: accepting, with a store that answers.
+    pub fn is_ready(&self) -> bool {
+        self.accepting && self.store.is_ok()
+    }
 }
 
 /// What `retry` did.

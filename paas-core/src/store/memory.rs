@@ -4,15 +4,16 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::Fence;
 use super::{
-    Applied, ClaimRequest, Claimed, Committed, Fetched, FetchedMany, Recovery, StatusCounts,
-    StoreError, StoredTask, TaskStore, Write,
+    Applied, ClaimRequest, Claimed, ClaimedTask, Committed, FailedAttempt, Fence, Fetched,
+    FetchedMany, ListQuery, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Times,
+    Write,
 };
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{AfterFailure, AnyTask, Millis, Status, TaskMeta, TaskRecord};
+use crate::lifecycle::{AfterFailure, AnyTask, FailureKind, Millis, Status, TaskMeta, TaskRecord};
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
+use crate::time::wall_clock;
 use crate::{FastMap, RetryPolicy};
 
 /// Keeps task records and proofs in memory: fast, and gone with the process.
@@ -47,10 +48,38 @@ struct Entry<I, B, O> {
     meta: TaskMeta,
     epoch: u64,
     run_at: Option<Millis>,
+    times: Times,
     output: Option<O>,
 }
 
 type Slot = usize;
+
+/// One bit per slot: which tasks are in one (backend, status). Listing a
+/// status walks these bits from the newest slot down, 64 slots a word, so a
+/// page never reads the tasks it skips.
+#[derive(Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn set(&mut self, slot: Slot, on: bool) {
+        let (word, bit) = (slot / 64, slot % 64);
+        if word >= self.0.len() {
+            if !on {
+                return;
+            }
+            self.0.resize(word + 1, 0);
+        }
+        if on {
+            self.0[word] |= 1 << bit;
+        } else {
+            self.0[word] &= !(1 << bit);
+        }
+    }
+
+    fn word(&self, word: usize) -> u64 {
+        self.0.get(word).copied().unwrap_or(0)
+    }
+}
 
 struct Inner<I, B, O> {
     /// Every task, by slot.
@@ -64,6 +93,10 @@ struct Inner<I, B, O> {
     ready: BackendMap<B, BTreeMap<(Reverse<i32>, Slot), ()>>,
     /// Retrying tasks per backend by (due time, slot).
     delayed: BackendMap<B, BTreeMap<(Millis, Slot), ()>>,
+    /// Which slots are in each status, per backend (for listing).
+    listed: BackendMap<B, [Bits; 6]>,
+    /// The failed attempts of the tasks that had any, by slot.
+    failures: FastMap<Slot, Vec<FailedAttempt>>,
 }
 
 impl<I: TaskId, B: Backend, O: ProofOutput> Default for MemoryStore<I, B, O> {
@@ -90,6 +123,8 @@ impl<I: TaskId, B: Backend, O: ProofOutput> MemoryStore<I, B, O> {
                 proving: FastMap::default(),
                 ready: BackendMap::default(),
                 delayed: BackendMap::default(),
+                listed: BackendMap::default(),
+                failures: FastMap::default(),
             }),
         }
     }
@@ -126,11 +161,13 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Entry<I, B, O> {
         AnyTask::from_record(self.record()).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    fn stored(&self) -> StoredTask<I, B> {
+    fn stored(&self, slot: Slot) -> StoredTask<I, B> {
         StoredTask {
             record: self.record(),
             backend: self.backend,
             weight: self.weight,
+            seq: slot as u64 + 1,
+            times: self.times,
         }
     }
 }
@@ -147,12 +184,16 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             .ok_or_else(|| StoreError::Corrupt(format!("no task in slot {slot}")))
     }
 
-    /// Gives the task in `slot` the state of `task`, keeping the queues and
-    /// the proving map in step.
-    fn put(&mut self, slot: Slot, task: AnyTask<I>) {
+    /// Gives the task in `slot` the state of `task` as of `at`, keeping the
+    /// queues, the proving map and the listing bits in step.
+    fn put(&mut self, slot: Slot, task: AnyTask<I>, at: Millis) {
         let Some(e) = self.entries.get_mut(slot) else {
             return;
         };
+        let bits = &mut self.listed[e.backend];
+        bits[e.status.index()].set(slot, false);
+        bits[task.status().index()].set(slot, true);
+        e.times.updated_at = at;
         // Out of the queue and map of the old state.
         match e.status {
             Status::Pending => {
@@ -185,9 +226,71 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             }
             Status::Proving => {
                 self.proving.insert(e.id.clone(), slot);
+                e.times.started_at = Some(at);
             }
             _ => {}
         }
+    }
+
+    /// Records a failed attempt of the task in `slot`, if `task` is a
+    /// failure that counts (not a not-ready re-check still waiting).
+    fn note_failure(&mut self, slot: Slot, task: &AnyTask<I>, at: Millis) {
+        let error = match task {
+            AnyTask::Retrying(t) => t.last_error().filter(|e| e.kind != FailureKind::NotReady),
+            AnyTask::Failed(t) => Some(t.error()),
+            _ => None,
+        };
+        if let Some(error) = error {
+            let started_at = self.entries[slot].times.started_at;
+            self.failures.entry(slot).or_default().push(FailedAttempt {
+                attempt: task.meta().attempts,
+                started_at,
+                ended_at: at,
+                error: error.clone(),
+            });
+        }
+    }
+
+    /// The newest `query.limit` tasks matching `query`, walking the listing
+    /// bits down from the cursor.
+    fn list(&self, query: ListQuery<B>) -> Page<StoredTask<I, B>> {
+        let statuses: Vec<usize> = match query.status {
+            Some(s) => vec![s.index()],
+            None => (0..Status::ALL.len()).collect(),
+        };
+        let backends: Vec<B> = match query.backend {
+            Some(b) => vec![b],
+            None => B::ALL.to_vec(),
+        };
+        let end = query.before.map_or(self.entries.len(), |seq| {
+            (seq.saturating_sub(1) as usize).min(self.entries.len())
+        });
+        let mut tasks = Vec::new();
+        let mut word = end.div_ceil(64);
+        while word > 0 && tasks.len() < query.limit {
+            word -= 1;
+            let mut bits = 0u64;
+            for &b in &backends {
+                for &s in &statuses {
+                    bits |= self.listed[b][s].word(word);
+                }
+            }
+            // Only slots below `end`.
+            let top = end - word * 64;
+            if top < 64 {
+                bits &= (1u64 << top) - 1;
+            }
+            while bits != 0 && tasks.len() < query.limit {
+                let bit = 63 - bits.leading_zeros() as usize;
+                bits &= !(1 << bit);
+                let slot = word * 64 + bit;
+                tasks.push(self.entries[slot].stored(slot));
+            }
+        }
+        let next = (tasks.len() == query.limit)
+            .then(|| tasks.last().map(|t| t.seq))
+            .flatten();
+        Page { tasks, next }
     }
 
     /// The slot of `id` if its state passes `fence`.
@@ -202,7 +305,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
         if ok { Ok(slot) } else { Err(Applied::Stale) }
     }
 
-    fn apply_one(&mut self, write: Write<I, B, O>) -> Applied {
+    fn apply_one(&mut self, write: Write<I, B, O>, at: Millis) -> Applied {
         let (fence, task, output): (Fence, AnyTask<I>, Option<O>) = match write {
             Write::Insert {
                 task,
@@ -220,6 +323,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 }
                 let record = AnyTask::from(task).into_record(0);
                 self.ready[backend].insert((Reverse(record.meta.priority), slot), ());
+                self.listed[backend][Status::Pending.index()].set(slot, true);
                 self.entries.push(Entry {
                     id: record.id,
                     backend,
@@ -228,6 +332,11 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                     meta: record.meta,
                     epoch: 0,
                     run_at: None,
+                    times: Times {
+                        created_at: at,
+                        updated_at: at,
+                        started_at: None,
+                    },
                     output: None,
                 });
                 return Applied::Done;
@@ -245,15 +354,17 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             Ok(slot) => slot,
             Err(outcome) => return outcome,
         };
-        self.put(slot, task);
+        self.note_failure(slot, &task, at);
+        self.put(slot, task, at);
         if output.is_some() {
             self.entries[slot].output = output;
         }
         Applied::Done
     }
 
-    /// Claims as [`TaskStore::claim`] (leases are not kept in memory).
-    fn claim(&mut self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
+    /// Claims as [`TaskStore::claim`] (leases are not kept in memory),
+    /// stamping the starts with `stamp`.
+    fn claim(&mut self, request: ClaimRequest<B>, stamp: Millis) -> Result<Claimed<I>, StoreError> {
         let ClaimRequest {
             backend,
             max_tasks,
@@ -261,10 +372,11 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             now,
             ..
         } = request;
-        // Retrying tasks whose time has come become pending.
+        // Retrying tasks whose time has come become pending (waiting for a
+        // worker since they became due).
         let mut promoted = Vec::new();
-        while let Some((&(at, slot), ())) = self.delayed[backend].first_key_value() {
-            if at > now {
+        while let Some((&(due, slot), ())) = self.delayed[backend].first_key_value() {
+            if due > now {
                 break;
             }
             let AnyTask::Retrying(task) = self.entry(slot)?.typed()? else {
@@ -273,7 +385,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 )));
             };
             let pending = task.ready();
-            self.put(slot, pending.clone().into());
+            self.put(slot, pending.clone().into(), due.min(stamp));
             promoted.push(pending);
         }
         let mut tasks = Vec::new();
@@ -290,7 +402,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 break;
             }
             used += entry.weight;
-            let weight = entry.weight;
+            let (weight, times) = (entry.weight, entry.times);
             let epoch = entry.epoch + 1;
             let AnyTask::Pending(task) = entry.typed()? else {
                 return Err(StoreError::Corrupt(format!(
@@ -299,12 +411,17 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 )));
             };
             let proving = task.start(epoch);
-            self.put(slot, proving.clone().into());
-            tasks.push((proving, weight));
+            self.put(slot, proving.clone().into(), stamp);
+            tasks.push(ClaimedTask {
+                task: proving,
+                weight,
+                created_at: times.created_at,
+                ready_since: times.updated_at,
+            });
         }
         let next_due = self.delayed[backend]
             .first_key_value()
-            .map(|(&(at, _), ())| at);
+            .map(|(&(due, _), ())| due);
         Ok(Claimed {
             tasks,
             more,
@@ -316,12 +433,13 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
 
 impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I, B, O> {
     async fn apply(&self, writes: Vec<Write<I, B, O>>) -> Result<Vec<Applied>, StoreError> {
+        let at = wall_clock();
         let mut inner = self.lock();
-        Ok(writes.into_iter().map(|w| inner.apply_one(w)).collect())
+        Ok(writes.into_iter().map(|w| inner.apply_one(w, at)).collect())
     }
 
     async fn claim(&self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
-        self.lock().claim(request)
+        self.lock().claim(request, wall_clock())
     }
 
     async fn commit(
@@ -329,18 +447,19 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         writes: Vec<Write<I, B, O>>,
         claims: Vec<ClaimRequest<B>>,
     ) -> Result<Committed<I>, StoreError> {
+        let at = wall_clock();
         let mut inner = self.lock();
-        let applied = writes.into_iter().map(|w| inner.apply_one(w)).collect();
+        let applied = writes.into_iter().map(|w| inner.apply_one(w, at)).collect();
         let claimed = claims
             .into_iter()
-            .map(|request| inner.claim(request))
+            .map(|request| inner.claim(request, at))
             .collect::<Result<_, _>>()?;
         Ok((applied, claimed))
     }
 
     async fn get(&self, id: &I) -> Result<Option<StoredTask<I, B>>, StoreError> {
         let inner = self.lock();
-        Ok(inner.slot(id).map(|slot| inner.entries[slot].stored()))
+        Ok(inner.slot(id).map(|slot| inner.entries[slot].stored(slot)))
     }
 
     async fn proof(&self, id: &I) -> Result<Option<O>, StoreError> {
@@ -358,7 +477,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
                 inner.slot(id).map(|slot| {
                     let e = &inner.entries[slot];
                     Fetched {
-                        task: e.stored(),
+                        task: e.stored(slot),
                         proof: e.output.clone(),
                     }
                 })
@@ -375,7 +494,20 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
         Ok(counts)
     }
 
+    async fn list(&self, query: ListQuery<B>) -> Result<Page<StoredTask<I, B>>, StoreError> {
+        Ok(self.lock().list(query))
+    }
+
+    async fn failures(&self, id: &I) -> Result<Vec<FailedAttempt>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .slot(id)
+            .and_then(|slot| inner.failures.get(&slot).cloned())
+            .unwrap_or_default())
+    }
+
     async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<I>, StoreError> {
+        let at = wall_clock();
         let mut inner = self.lock();
         let mut stranded: Vec<Slot> = inner.proving.values().copied().collect();
         stranded.sort_unstable();
@@ -388,15 +520,16 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
                 continue;
             };
             let id = task.id().clone();
-            match task.abandon(policy, now) {
-                AfterFailure::Retrying(t) => {
-                    inner.put(slot, t.into());
-                    report.rescheduled.push(id);
-                }
-                AfterFailure::Failed(t) => {
-                    inner.put(slot, t.into());
-                    report.failed.push(id);
-                }
+            let (task, failed) = match task.abandon(policy, now) {
+                AfterFailure::Retrying(t) => (AnyTask::from(t), false),
+                AfterFailure::Failed(t) => (AnyTask::from(t), true),
+            };
+            inner.note_failure(slot, &task, at);
+            inner.put(slot, task, at);
+            if failed {
+                report.failed.push(id);
+            } else {
+                report.rescheduled.push(id);
             }
         }
         Ok(report)
@@ -445,6 +578,24 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
         &self,
     ) -> impl Future<Output = Result<BackendMap<B, StatusCounts>, StoreError>> + Send {
         (**self).counts()
+    }
+
+    fn list(
+        &self,
+        query: ListQuery<B>,
+    ) -> impl Future<Output = Result<Page<StoredTask<I, B>>, StoreError>> + Send {
+        (**self).list(query)
+    }
+
+    fn failures(
+        &self,
+        id: &I,
+    ) -> impl Future<Output = Result<Vec<FailedAttempt>, StoreError>> + Send {
+        (**self).failures(id)
+    }
+
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).ping()
     }
 
     fn recover(
@@ -532,7 +683,7 @@ mod tests {
             .expect("claim")
             .tasks
             .into_iter()
-            .map(|(t, _)| t)
+            .map(|c| c.task)
             .collect()
     }
 
@@ -621,7 +772,7 @@ mod tests {
             now(s.claim(ClaimRequest::new(Lane::A, 10, due + 1, due + 2))).expect("claim");
         assert!(claimed.promoted.is_empty());
         assert_eq!(claimed.tasks.len(), 1);
-        let three = claimed.tasks.into_iter().next().expect("one").0;
+        let three = claimed.tasks.into_iter().next().expect("one").task;
         now(s.apply(vec![Write::Complete {
             task: three.complete(),
             output: vec![3],

@@ -32,7 +32,7 @@ use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::Proving;
 use crate::lifecycle::{
-    Cancelled, Completed, Failed, Millis, Pending, Retrying, Status, Task, TaskRecord,
+    Cancelled, Completed, Failed, Failure, Millis, Pending, Retrying, Status, Task, TaskRecord,
 };
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
@@ -160,11 +160,24 @@ pub enum Applied {
     Missing,
 }
 
+/// One task a claim started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedTask<I> {
+    /// The task, proving under its new lease epoch.
+    pub task: Task<I, Proving>,
+    /// Its resource weight in its pool.
+    pub weight: u64,
+    /// When it was submitted.
+    pub created_at: Millis,
+    /// Since when it waited for a worker (submitted, or due again).
+    pub ready_since: Millis,
+}
+
 /// Tasks handed out by [`TaskStore::claim`].
 #[derive(Debug)]
 pub struct Claimed<I> {
-    /// The started tasks with their weights, in priority then FIFO order.
-    pub tasks: Vec<(Task<I, Proving>, u64)>,
+    /// The started tasks, in priority then FIFO order.
+    pub tasks: Vec<ClaimedTask<I>>,
     /// Whether due tasks were left behind (the limits were reached).
     pub more: bool,
     /// The retrying tasks that became pending because their time had come
@@ -231,7 +244,7 @@ pub struct Fetched<I, B, O> {
     pub proof: Option<O>,
 }
 
-/// One stored task: its record and routing.
+/// One stored task: its record, routing and times.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTask<I, B> {
     /// The task record.
@@ -240,6 +253,108 @@ pub struct StoredTask<I, B> {
     pub backend: B,
     /// Its resource weight.
     pub weight: u64,
+    /// Its place in submission order: the first task stored is 1. The
+    /// cursor of [`TaskStore::list`].
+    pub seq: u64,
+    /// When it was stored, last changed and last started.
+    pub times: Times,
+}
+
+/// When a stored task was submitted, when it last changed state, and when
+/// its latest attempt started, by the store's clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Times {
+    /// When it was submitted.
+    pub created_at: Millis,
+    /// When its state last changed (for a task that became due again:
+    /// when it became due).
+    pub updated_at: Millis,
+    /// When its latest attempt started, if one did.
+    pub started_at: Option<Millis>,
+}
+
+/// One attempt that failed, as a task's history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    /// Which attempt (1 for the first; counting starts again after a revive).
+    pub attempt: u32,
+    /// When it started.
+    pub started_at: Option<Millis>,
+    /// When it ended.
+    pub ended_at: Millis,
+    /// Why it failed.
+    pub error: Failure,
+}
+
+/// Which tasks [`TaskStore::list`] returns: newest first, optionally only
+/// one status and one backend, before a cursor.
+///
+/// ```
+/// use paas_core::Status;
+/// use paas_core::store::ListQuery;
+///
+/// let failed = ListQuery::<&str>::new(50).status(Status::Failed);
+/// assert_eq!((failed.limit, failed.status, failed.before), (50, Some(Status::Failed), None));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery<B> {
+    /// Only tasks in this status.
+    pub status: Option<Status>,
+    /// Only tasks of this backend.
+    pub backend: Option<B>,
+    /// Only tasks submitted before this one (its [`StoredTask::seq`]): the
+    /// previous page's [`Page::next`].
+    pub before: Option<u64>,
+    /// At most this many tasks.
+    pub limit: usize,
+}
+
+impl<B> ListQuery<B> {
+    /// The newest `limit` tasks.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            status: None,
+            backend: None,
+            before: None,
+            limit,
+        }
+    }
+
+    /// Only tasks in `status`.
+    #[must_use]
+    pub fn status(self, status: Status) -> Self {
+        Self {
+            status: Some(status),
+            ..self
+        }
+    }
+
+    /// Only tasks of `backend`.
+    #[must_use]
+    pub fn backend(self, backend: B) -> Self {
+        Self {
+            backend: Some(backend),
+            ..self
+        }
+    }
+
+    /// The page after the one whose [`Page::next`] was `cursor`.
+    #[must_use]
+    pub fn before(self, cursor: u64) -> Self {
+        Self {
+            before: Some(cursor),
+            ..self
+        }
+    }
+}
+
+/// One page of [`TaskStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The tasks, newest first.
+    pub tasks: Vec<T>,
+    /// The cursor of the next page, if there may be more.
+    pub next: Option<u64>,
 }
 
 /// Task counts by status.
@@ -419,6 +534,39 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
     ///
     /// A [`StoreError`] if the store could not be read.
     fn proof(&self, id: &I) -> impl Future<Output = Result<Option<O>, StoreError>> + Send;
+
+    /// Up to `query.limit` tasks, newest first, matching `query`. Costs
+    /// O(log n + what the page holds): never a scan of every task.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn list(
+        &self,
+        query: ListQuery<B>,
+    ) -> impl Future<Output = Result<Page<StoredTask<I, B>>, StoreError>> + Send;
+
+    /// The failed attempts of task `id`, oldest first (empty for an
+    /// unknown id). A failure is recorded when its write applies: a retry,
+    /// a final failure, an abandoned attempt (not-ready re-checks are not
+    /// failures until they run out).
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn failures(
+        &self,
+        id: &I,
+    ) -> impl Future<Output = Result<Vec<FailedAttempt>, StoreError>> + Send;
+
+    /// Checks that the store answers (for a readiness probe).
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if it does not.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
 
     /// Task counts by backend and status (read once when a service starts).
     ///

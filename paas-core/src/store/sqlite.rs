@@ -17,8 +17,9 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use super::{
-    Applied, ClaimRequest, Claimed, Committed, Fence, Fetched, FetchedMany, Recovery, StatusCounts,
-    StoreError, StoredTask, TaskStore, Write,
+    Applied, ClaimRequest, Claimed, ClaimedTask, Committed, FailedAttempt, Fence, Fetched,
+    FetchedMany, ListQuery, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Times,
+    Write,
 };
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
@@ -27,12 +28,13 @@ use crate::lifecycle::{
 };
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
+use crate::time::wall_clock;
 
 /// `PRAGMA application_id` of a PaaS database ("PaSS").
 pub const APPLICATION_ID: i32 = 0x5061_5353;
 
 /// The schema version this program writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Why a database file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +185,45 @@ CREATE TABLE proofs (
 ) WITHOUT ROWID;
 ";
 
+/// Version 2: task times, the failed attempts, and an index to list tasks
+/// by status newest first.
+const SCHEMA_V2: &str = "
+ALTER TABLE tasks ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN started_at INTEGER;
+CREATE INDEX tasks_listed ON tasks (status, backend, seq);
+CREATE TABLE failures (
+    n           INTEGER PRIMARY KEY,
+    task        INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    started_at  INTEGER,
+    ended_at    INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,
+    message     TEXT    NOT NULL
+);
+CREATE INDEX failures_of_task ON failures (task, n);
+";
+
+/// The migrations, oldest first: the schema of version `i + 1` is reached by
+/// running `MIGRATIONS[..=i]` in order from an empty file.
+const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+
+/// Brings a PaaS database (or an empty file) at schema `version` to
+/// [`SCHEMA_VERSION`], in one transaction.
+fn migrate(conn: &mut Connection, version: i32) -> rusqlite::Result<()> {
+    let from = usize::try_from(version).unwrap_or(0);
+    if from >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for sql in &MIGRATIONS[from..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}
+
 /// The stored status code: the status's stable [`Status::index`].
 fn status_code(status: Status) -> i64 {
     status.index() as i64
@@ -280,14 +321,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(fail)?;
         let mut conn = conn;
-        if version < 1 {
-            let tx = conn.transaction().map_err(fail)?;
-            tx.execute_batch(SCHEMA_V1).map_err(fail)?;
-            tx.pragma_update(None, "application_id", APPLICATION_ID)
-                .map_err(fail)?;
-            tx.pragma_update(None, "user_version", 1).map_err(fail)?;
-            tx.commit().map_err(fail)?;
-        }
+        migrate(&mut conn, version).map_err(fail)?;
         Ok(Self {
             db: Arc::new(Db {
                 conn: Mutex::new(conn),
@@ -319,16 +353,17 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
     }
 
     /// Runs `f` in one write transaction (taken at once: `IMMEDIATE`) on
-    /// tokio's blocking pool; commits what it did unless it failed.
+    /// tokio's blocking pool, with the time its writes are stamped with;
+    /// commits what it did unless it failed.
     async fn transact<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Transaction<'_>, Millis) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.with(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(sql_err)?;
-            let out = f(&tx)?;
+            let out = f(&tx, wall_clock())?;
             tx.commit().map_err(sql_err)?;
             Ok(out)
         })
@@ -370,7 +405,8 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> OpenError {
 
 /// Reads one row of `tasks` (columns in `ROW_COLUMNS` order).
 const ROW_COLUMNS: &str = "id, backend, status, priority, weight, attempts, epoch, run_at, \
-                           not_ready_since, error_kind, error_message";
+                           not_ready_since, error_kind, error_message, seq, created_at, \
+                           updated_at, started_at";
 
 fn read_row<I: TaskId, B: Backend>(
     row: &rusqlite::Row<'_>,
@@ -417,6 +453,12 @@ fn read_row<I: TaskId, B: Backend>(
         record,
         backend,
         weight: to_u64(row.get(4).map_err(get)?),
+        seq: to_u64(row.get(11).map_err(get)?),
+        times: Times {
+            created_at: to_u64(row.get(12).map_err(get)?),
+            updated_at: to_u64(row.get(13).map_err(get)?),
+            started_at: row.get::<_, Option<i64>>(14).map_err(get)?.map(to_u64),
+        },
     })
 }
 
@@ -434,41 +476,42 @@ fn fetch<I: TaskId, B: Backend>(
     }
 }
 
-/// Writes a task's new state if the stored one passes `fence`; returns
-/// whether it applied.
+/// The statement that writes a task's new state, with the fence's condition.
+macro_rules! set_state {
+    ($fence:literal) => {
+        concat!(
+            "UPDATE tasks SET status = ?2, attempts = ?3, epoch = ?4, run_at = ?5,
+                 not_ready_since = ?6, error_kind = ?7, error_message = ?8, lease_until = ?9,
+                 updated_at = ?11, started_at = coalesce(?12, started_at)
+             WHERE id = ?1 AND ",
+            $fence
+        )
+    };
+}
+
+/// Writes a task's new state as of `at` if the stored one passes `fence`;
+/// returns whether it applied. A claim (`lease_until`) also stamps the start.
 fn update(
     tx: &Transaction<'_>,
     key: &[u8],
     record: &TaskRecord<impl Sized>,
     fence: Fence,
     lease_until: Option<Millis>,
+    at: Millis,
 ) -> Result<bool, StoreError> {
     let (kind, message) = match &record.meta.last_error {
         Some(f) => (Some(f.kind.as_str()), Some(&*f.message)),
         None => (None, None),
     };
-    let sql = match fence {
-        Fence::Lease(_) => {
-            "UPDATE tasks SET status = ?2, attempts = ?3, epoch = ?4, run_at = ?5, not_ready_since = ?6,
-                 error_kind = ?7, error_message = ?8, lease_until = ?9
-             WHERE id = ?1 AND status = 1 AND epoch = ?10"
-        }
-        Fence::Queued => {
-            "UPDATE tasks SET status = ?2, attempts = ?3, epoch = ?4, run_at = ?5, not_ready_since = ?6,
-                 error_kind = ?7, error_message = ?8, lease_until = ?9
-             WHERE id = ?1 AND status IN (0, 2) AND ?10 IS NULL"
-        }
-        Fence::Status(_) => {
-            "UPDATE tasks SET status = ?2, attempts = ?3, epoch = ?4, run_at = ?5, not_ready_since = ?6,
-                 error_kind = ?7, error_message = ?8, lease_until = ?9
-             WHERE id = ?1 AND status = ?10"
-        }
+    let (sql, fence_value) = match fence {
+        Fence::Lease(epoch) => (
+            set_state!("status = 1 AND epoch = ?10"),
+            Some(to_i64(epoch)),
+        ),
+        Fence::Queued => (set_state!("status IN (0, 2) AND ?10 IS NULL"), None),
+        Fence::Status(status) => (set_state!("status = ?10"), Some(status_code(status))),
     };
-    let fence_value = match fence {
-        Fence::Lease(epoch) => Some(to_i64(epoch)),
-        Fence::Queued => None,
-        Fence::Status(status) => Some(status_code(status)),
-    };
+    let started = lease_until.map(|_| to_i64(at));
     let changed = tx
         .prepare_cached(sql)
         .map_err(sql_err)?
@@ -483,9 +526,34 @@ fn update(
             message,
             lease_until.map(to_i64),
             fence_value,
+            to_i64(at),
+            started,
         ])
         .map_err(sql_err)?;
     Ok(changed == 1)
+}
+
+/// Records a failed attempt (`failed_attempt`) of the task with `key`.
+fn note_failure(
+    tx: &Transaction<'_>,
+    key: &[u8],
+    (attempt, error): (u32, Failure),
+    at: Millis,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO failures (task, attempt, started_at, ended_at, kind, message)
+         SELECT seq, ?2, started_at, ?3, ?4, ?5 FROM tasks WHERE id = ?1",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        key,
+        attempt,
+        to_i64(at),
+        error.kind.as_str(),
+        &*error.message
+    ])
+    .map_err(sql_err)?;
+    Ok(())
 }
 
 fn status_of_key(tx: &Transaction<'_>, key: &[u8]) -> Result<Option<Status>, StoreError> {
@@ -501,6 +569,7 @@ fn status_of_key(tx: &Transaction<'_>, key: &[u8]) -> Result<Option<Status>, Sto
 fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
     tx: &Transaction<'_>,
     write: Write<I, B, O>,
+    at: Millis,
 ) -> Result<Applied, StoreError> {
     let (task, fence, proof): (AnyTask<I>, Fence, Option<O>) = match write {
         Write::Insert {
@@ -511,15 +580,17 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
             let key = task.id().to_key();
             let changed = tx
                 .prepare_cached(
-                    "INSERT INTO tasks (id, backend, status, priority, weight, attempts, epoch)
-                     VALUES (?1, ?2, 0, ?3, ?4, 0, 0) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO tasks (id, backend, status, priority, weight, attempts, epoch,
+                                        created_at, updated_at)
+                     VALUES (?1, ?2, 0, ?3, ?4, 0, 0, ?5, ?5) ON CONFLICT (id) DO NOTHING",
                 )
                 .map_err(sql_err)?
                 .execute(params![
                     key,
                     backend.name(),
                     task.meta().priority,
-                    to_i64(weight)
+                    to_i64(weight),
+                    to_i64(at)
                 ])
                 .map_err(sql_err)?;
             if changed == 1 {
@@ -553,12 +624,16 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
             .map_err(sql_err)?
             .map_or(0, to_u64),
     };
+    let failed = failed_attempt(&task);
     let record = task.into_record(epoch);
-    if !update(tx, &key, &record, fence, None)? {
+    if !update(tx, &key, &record, fence, None, at)? {
         return Ok(match status_of_key(tx, &key)? {
             Some(_) => Applied::Stale,
             None => Applied::Missing,
         });
+    }
+    if let Some(failed) = failed {
+        note_failure(tx, &key, failed, at)?;
     }
     if let Some(proof) = proof {
         tx.prepare_cached("INSERT OR REPLACE INTO proofs (id, proof) VALUES (?1, ?2)")
@@ -571,12 +646,12 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
 
 impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I, B, O> {
     async fn apply(&self, writes: Vec<Write<I, B, O>>) -> Result<Vec<Applied>, StoreError> {
-        self.transact(move |tx| writes.into_iter().map(|w| apply_one(tx, w)).collect())
+        self.transact(move |tx, at| writes.into_iter().map(|w| apply_one(tx, w, at)).collect())
             .await
     }
 
     async fn claim(&self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
-        self.transact(move |tx| claim_in(tx, request)).await
+        self.transact(move |tx, at| claim_in(tx, request, at)).await
     }
 
     async fn commit(
@@ -584,14 +659,14 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         writes: Vec<Write<I, B, O>>,
         claims: Vec<ClaimRequest<B>>,
     ) -> Result<Committed<I>, StoreError> {
-        self.transact(move |tx| {
+        self.transact(move |tx, at| {
             let applied = writes
                 .into_iter()
-                .map(|w| apply_one(tx, w))
+                .map(|w| apply_one(tx, w, at))
                 .collect::<Result<_, _>>()?;
             let claimed = claims
                 .into_iter()
-                .map(|request| claim_in(tx, request))
+                .map(|request| claim_in(tx, request, at))
                 .collect::<Result<_, _>>()?;
             Ok((applied, claimed))
         })
@@ -649,9 +724,46 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         .await
     }
 
+    async fn list(&self, query: ListQuery<B>) -> Result<Page<StoredTask<I, B>>, StoreError> {
+        self.with(move |conn| list_in(conn, query)).await
+    }
+
+    async fn failures(&self, id: &I) -> Result<Vec<FailedAttempt>, StoreError> {
+        let key = id.to_key();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT f.attempt, f.started_at, f.ended_at, f.kind, f.message
+                     FROM failures f JOIN tasks t ON t.seq = f.task
+                     WHERE t.id = ?1 ORDER BY f.n",
+                )
+                .map_err(sql_err)?;
+            let mut rows = stmt.query([key]).map_err(sql_err)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(sql_err)? {
+                let kind: String = row.get(3).map_err(sql_err)?;
+                let kind = FailureKind::from_name(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown failure kind `{kind}`")))?;
+                out.push(FailedAttempt {
+                    attempt: row.get(0).map_err(sql_err)?,
+                    started_at: row.get::<_, Option<i64>>(1).map_err(sql_err)?.map(to_u64),
+                    ended_at: to_u64(row.get(2).map_err(sql_err)?),
+                    error: Failure::new(kind, row.get::<_, String>(4).map_err(sql_err)?),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(sql_err))
+            .await
+    }
+
     async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<I>, StoreError> {
         let policy = policy.clone();
-        self.transact(move |tx| {
+        self.transact(move |tx, at| {
             let stranded: Vec<StoredTask<I, B>> = {
                 let mut stmt = tx
                     .prepare(&format!("SELECT {ROW_COLUMNS} FROM tasks WHERE status = 1"))
@@ -674,11 +786,22 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
                 let AnyTask::Proving(task) = typed(stored.record)? else {
                     continue;
                 };
-                let (record, failed) = match task.abandon(&policy, now) {
-                    AfterFailure::Retrying(t) => (AnyTask::from(t).into_record(epoch), false),
-                    AfterFailure::Failed(t) => (AnyTask::from(t).into_record(epoch), true),
+                let (task, failed) = match task.abandon(&policy, now) {
+                    AfterFailure::Retrying(t) => (AnyTask::from(t), false),
+                    AfterFailure::Failed(t) => (AnyTask::from(t), true),
                 };
-                update(tx, &key, &record, Fence::Lease(epoch), None)?;
+                let failure = failed_attempt(&task);
+                update(
+                    tx,
+                    &key,
+                    &task.into_record(epoch),
+                    Fence::Lease(epoch),
+                    None,
+                    at,
+                )?;
+                if let Some(failure) = failure {
+                    note_failure(tx, &key, failure, at)?;
+                }
                 if failed {
                     report.failed.push(id);
                 } else {
@@ -689,6 +812,62 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         })
         .await
     }
+}
+
+/// A page of tasks newest first, each query reading down an index from the
+/// cursor: by (status, backend) when filtered, by submission order when not.
+/// A status without a backend takes each backend's newest and merges them.
+fn list_in<I: TaskId, B: Backend>(
+    conn: &Connection,
+    query: ListQuery<B>,
+) -> Result<Page<StoredTask<I, B>>, StoreError> {
+    let before = query.before.map_or(i64::MAX, to_i64);
+    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+    let read =
+        |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<Vec<StoredTask<I, B>>, StoreError> {
+            let mut stmt = conn.prepare_cached(sql).map_err(sql_err)?;
+            let mut rows = stmt.query(args).map_err(sql_err)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(sql_err)? {
+                out.push(read_row(row)?);
+            }
+            Ok(out)
+        };
+    let mut tasks = match (query.status, query.backend) {
+        (None, None) => read(
+            &format!("SELECT {ROW_COLUMNS} FROM tasks WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"),
+            &[&before, &limit],
+        )?,
+        (None, Some(b)) => read(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM tasks WHERE backend = ?1 AND seq < ?2
+                 ORDER BY seq DESC LIMIT ?3"
+            ),
+            &[&b.name(), &before, &limit],
+        )?,
+        (Some(status), backend) => {
+            let sql = format!(
+                "SELECT {ROW_COLUMNS} FROM tasks INDEXED BY tasks_listed
+                 WHERE status = ?1 AND backend = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
+            );
+            let backends: Vec<B> = backend.map_or_else(|| B::ALL.to_vec(), |b| vec![b]);
+            let mut all = Vec::new();
+            for b in backends {
+                all.extend(read(
+                    &sql,
+                    &[&status_code(status), &b.name(), &before, &limit],
+                )?);
+            }
+            all.sort_unstable_by_key(|t| std::cmp::Reverse(t.seq));
+            all.truncate(query.limit);
+            all
+        }
+    };
+    tasks.truncate(query.limit);
+    let next = (tasks.len() == query.limit)
+        .then(|| tasks.last().map(|t| t.seq))
+        .flatten();
+    Ok(Page { tasks, next })
 }
 
 fn read_proof<O: ProofOutput>(conn: &Connection, key: &[u8]) -> Result<Option<O>, StoreError> {
@@ -707,17 +886,31 @@ fn typed<I>(record: TaskRecord<I>) -> Result<AnyTask<I>, StoreError> {
     AnyTask::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn update_status_only<I>(
+/// A failed attempt to record for `task`, if it is a failure that counts
+/// (not a not-ready re-check still waiting): its attempt and error.
+fn failed_attempt<I>(task: &AnyTask<I>) -> Option<(u32, Failure)> {
+    let error = match task {
+        AnyTask::Retrying(t) => t.last_error().filter(|e| e.kind != FailureKind::NotReady),
+        AnyTask::Failed(t) => Some(t.error()),
+        _ => None,
+    };
+    error.map(|e| (task.meta().attempts, e.clone()))
+}
+
+/// A due retrying task becomes pending, as of when it became due.
+fn promote<I>(
     tx: &Transaction<'_>,
     key: &[u8],
     record: &TaskRecord<I>,
+    due: Millis,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE tasks SET status = ?2, run_at = ?3 WHERE id = ?1")
+    tx.prepare_cached("UPDATE tasks SET status = ?2, run_at = ?3, updated_at = ?4 WHERE id = ?1")
         .map_err(sql_err)?
         .execute(params![
             key,
             status_code(record.status),
-            record.run_at.map(to_i64)
+            record.run_at.map(to_i64),
+            to_i64(due)
         ])
         .map_err(sql_err)?;
     Ok(())
@@ -727,6 +920,7 @@ fn update_status_only<I>(
 fn claim_in<I: TaskId, B: Backend>(
     tx: &Transaction<'_>,
     request: ClaimRequest<B>,
+    at: Millis,
 ) -> Result<Claimed<I>, StoreError> {
     let ClaimRequest {
         backend,
@@ -757,9 +951,10 @@ fn claim_in<I: TaskId, B: Backend>(
         let AnyTask::Retrying(task) = typed(stored.record)? else {
             return Err(StoreError::Corrupt("a retrying row is not retrying".into()));
         };
+        let due = task.run_at().min(at);
         let pending = task.ready();
         let record = AnyTask::from(pending.clone()).into_record(0);
-        update_status_only(tx, &key, &record)?;
+        promote(tx, &key, &record, due)?;
         promoted.push(pending);
     }
     // Pending tasks in priority then FIFO order, while they fit.
@@ -794,12 +989,17 @@ fn claim_in<I: TaskId, B: Backend>(
         };
         let proving = task.start(epoch + 1);
         let record = AnyTask::from(proving.clone()).into_record(epoch);
-        if !update(tx, &key, &record, Fence::Queued, Some(lease_until))? {
+        if !update(tx, &key, &record, Fence::Queued, Some(lease_until), at)? {
             return Err(StoreError::Corrupt(
                 "a claimed row changed inside its transaction".into(),
             ));
         }
-        claimed.push((proving, stored.weight));
+        claimed.push(ClaimedTask {
+            task: proving,
+            weight: stored.weight,
+            created_at: stored.times.created_at,
+            ready_since: stored.times.updated_at,
+        });
     }
     let next_due: Option<i64> = tx
         .prepare_cached("SELECT min(run_at) FROM tasks WHERE backend = ?1 AND status = 2")

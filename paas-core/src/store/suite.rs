@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 
-use super::{Applied, ClaimRequest, TaskStore, Write};
+use super::{Applied, ClaimRequest, ListQuery, TaskStore, Write};
 use crate::lifecycle::{AfterFailure, AnyTask, Failure, FailureKind, Proving, Status, Task};
 use crate::{Backend, ProveError, RetryPolicy};
 
@@ -86,6 +86,9 @@ cases!(
     requeue_puts_an_interrupted_attempt_back,
     commit_records_writes_before_its_claims,
     many_tasks_claim_in_order,
+    list_pages_newest_first,
+    failures_are_kept_per_attempt,
+    times_are_stamped,
 );
 
 /// Runs every case, each against a fresh store from `make`.
@@ -144,7 +147,7 @@ async fn claim_all<B: Backend, S: TaskStore<u64, B, Proof>>(
         .claim(ClaimRequest::new(backend, n, NOW, LEASE))
         .await
         .expect("claim");
-    claimed.tasks.into_iter().map(|(t, _)| t).collect()
+    claimed.tasks.into_iter().map(|c| c.task).collect()
 }
 
 fn ids(tasks: &[Task<u64, Proving>]) -> Vec<u64> {
@@ -189,7 +192,7 @@ async fn claims_follow_priority_then_fifo<B: Backend, S: TaskStore<u64, B, Proof
         .await
         .expect("claim");
     assert_eq!(
-        first.tasks.iter().map(|(t, _)| *t.id()).collect::<Vec<_>>(),
+        first.tasks.iter().map(|c| *c.task.id()).collect::<Vec<_>>(),
         [2, 4, 1]
     );
     assert!(first.more, "task 3 is still due");
@@ -216,7 +219,11 @@ async fn claims_stop_at_the_weight_budget<B: Backend, S: TaskStore<u64, B, Proof
         .claim(ClaimRequest::new(gpu, 10, NOW, LEASE).with_max_weight(16))
         .await
         .expect("claim");
-    let got: Vec<_> = claimed.tasks.iter().map(|(t, w)| (*t.id(), *w)).collect();
+    let got: Vec<_> = claimed
+        .tasks
+        .iter()
+        .map(|c| (*c.task.id(), c.weight))
+        .collect();
     assert_eq!(
         got,
         [(1, 10)],
@@ -355,7 +362,7 @@ async fn retries_wait_for_their_time<B: Backend, S: TaskStore<u64, B, Proof>>(s:
     assert_eq!(*due.promoted[0].id(), 1);
     assert_eq!(due.promoted[0].status(), Status::Pending);
     assert_eq!(due.tasks.len(), 1);
-    assert_eq!(due.tasks[0].0.attempts(), 2);
+    assert_eq!(due.tasks[0].task.attempts(), 2);
     assert_eq!(due.next_due, None);
 }
 
@@ -601,8 +608,134 @@ async fn commit_records_writes_before_its_claims<B: Backend, S: TaskStore<u64, B
         .expect("commit");
     assert_eq!(applied, [Applied::Done, Applied::Done]);
     assert_eq!(claimed.len(), 2, "one answer per claim");
-    let started: Vec<u64> = claimed[0].tasks.iter().map(|(t, _)| *t.id()).collect();
+    let started: Vec<u64> = claimed[0].tasks.iter().map(|c| *c.task.id()).collect();
     assert_eq!(started, [1, 2], "the claim sees the commit's own writes");
     assert!(claimed[1].tasks.is_empty());
     assert!(!claimed[0].more);
+}
+
+/// Fails attempt `task` with `error` (a retry if the policy allows one).
+async fn fail_once<B: Backend, S: TaskStore<u64, B, Proof>>(
+    s: &S,
+    task: Task<u64, Proving>,
+    error: &ProveError,
+) {
+    let epoch = task.epoch();
+    let write = match task.fail(error, &policy(), NOW) {
+        AfterFailure::Retrying(task) => Write::Retry { task, epoch },
+        AfterFailure::Failed(task) => Write::Fail { task, epoch },
+    };
+    assert_eq!(s.apply(vec![write]).await.expect("apply"), [Applied::Done]);
+}
+
+async fn list_pages_newest_first<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) {
+    let (cpu, gpu) = lanes::<B>();
+    put(&s, &[1, 2, 3, 4, 5], cpu).await;
+    put(&s, &[6, 7], gpu).await;
+    for task in claim_all(&s, cpu, 2).await {
+        s.apply(vec![Write::Complete {
+            output: vec![],
+            task: task.complete(),
+        }])
+        .await
+        .expect("complete");
+    }
+    let ids = |page: &super::Page<super::StoredTask<u64, B>>| -> Vec<u64> {
+        page.tasks.iter().map(|t| t.record.id).collect()
+    };
+    let first = s.list(ListQuery::new(3)).await.expect("list");
+    assert_eq!(ids(&first), [7, 6, 5]);
+    assert!(first.tasks.windows(2).all(|w| w[0].seq > w[1].seq));
+    let cursor = first.next.expect("a full page has a next cursor");
+    let second = s
+        .list(ListQuery::new(3).before(cursor))
+        .await
+        .expect("list");
+    assert_eq!(ids(&second), [4, 3, 2]);
+    let last = s
+        .list(ListQuery::new(3).before(second.next.expect("full")))
+        .await
+        .expect("list");
+    assert_eq!((ids(&last), last.next), (vec![1], None));
+    let done = s
+        .list(ListQuery::new(10).status(Status::Completed))
+        .await
+        .expect("list");
+    assert_eq!((ids(&done), done.next), (vec![2, 1], None));
+    let pending = s.list(ListQuery::new(10).status(Status::Pending)).await;
+    assert_eq!(ids(&pending.expect("list")), [7, 6, 5, 4, 3]);
+    let on_gpu = s.list(ListQuery::new(10).backend(gpu)).await.expect("list");
+    assert_eq!(ids(&on_gpu), [7, 6]);
+    let both = s
+        .list(ListQuery::new(1).status(Status::Pending).backend(cpu))
+        .await
+        .expect("list");
+    assert_eq!(ids(&both), [5]);
+    let none = s
+        .list(ListQuery::new(10).status(Status::Failed))
+        .await
+        .expect("list");
+    assert!(none.tasks.is_empty() && none.next.is_none());
+}
+
+async fn failures_are_kept_per_attempt<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) {
+    let (cpu, _) = lanes::<B>();
+    put(&s, &[1, 2], cpu).await;
+    // Task 1: a not-ready re-check (not a failure), a transient failure, a
+    // lost worker, and it runs out (policy(): two attempts).
+    let first = claim_all(&s, cpu, 1).await.remove(0);
+    fail_once(&s, first, &ProveError::not_ready("input later")).await;
+    let again = s
+        .claim(ClaimRequest::new(cpu, 1, NOW + 10_000, LEASE + 10_000))
+        .await
+        .expect("claim");
+    let second = again.tasks.into_iter().next().expect("due").task;
+    assert_eq!(second.attempts(), 1, "the not-ready attempt was refunded");
+    fail_once(&s, second, &ProveError::transient("rpc timeout")).await;
+    let third = s
+        .claim(ClaimRequest::new(cpu, 1, NOW + 20_000, LEASE + 20_000))
+        .await
+        .expect("claim");
+    assert_eq!(third.tasks.len(), 1);
+    let report = s.recover(NOW + 20_000, &policy()).await.expect("recover");
+    assert_eq!(report.failed, [1]);
+    let failures = s.failures(&1).await.expect("failures");
+    let seen: Vec<(u32, FailureKind)> =
+        failures.iter().map(|f| (f.attempt, f.error.kind)).collect();
+    assert_eq!(
+        seen,
+        [(1, FailureKind::Transient), (2, FailureKind::Abandoned)]
+    );
+    assert_eq!(&*failures[0].error.message, "rpc timeout");
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.started_at.is_some_and(|at| at <= f.ended_at))
+    );
+    assert!(s.failures(&2).await.expect("failures").is_empty());
+    assert!(s.failures(&99).await.expect("failures").is_empty());
+}
+
+async fn times_are_stamped<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) {
+    let (cpu, _) = lanes::<B>();
+    put(&s, &[1], cpu).await;
+    let stored = s.get(&1).await.expect("get").expect("stored");
+    let created = stored.times.created_at;
+    assert!(created > 0);
+    assert_eq!(stored.times.updated_at, created);
+    assert_eq!(stored.times.started_at, None);
+    let claimed = s
+        .claim(ClaimRequest::new(cpu, 1, NOW, LEASE))
+        .await
+        .expect("claim");
+    let claimed = claimed.tasks.into_iter().next().expect("one");
+    assert_eq!(
+        (claimed.created_at, claimed.ready_since),
+        (created, created)
+    );
+    let proving = s.get(&1).await.expect("get").expect("stored");
+    let started = proving.times.started_at.expect("stamped at the claim");
+    assert!(started >= created && proving.times.updated_at == started);
+    assert_eq!(proving.times.created_at, created, "submission time stays");
+    assert_eq!(proving.seq, stored.seq);
 }
