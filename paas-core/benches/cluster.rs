@@ -65,7 +65,7 @@ async fn count(schema: &str, status: i16) -> i64 {
         "SELECT coalesce(sum(n), 0)::bigint FROM {schema}.counts WHERE status = {status}"
     ))
     .await[0]
-    .get(0)
+        .get(0)
 }
 
 /// A node: proves until told to stop (killed by the parent).
@@ -191,7 +191,9 @@ async fn raw_loop(n: u64, batch: i64) -> f64 {
         let seqs: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let epochs: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
         let tx = client.transaction().await.expect("tx");
-        tx.execute(&complete, &[&seqs, &epochs]).await.expect("complete");
+        tx.execute(&complete, &[&seqs, &epochs])
+            .await
+            .expect("complete");
         tx.commit().await.expect("commit");
         done += seqs.len() as u64;
     }
@@ -263,7 +265,11 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let (n, rounds, samples) = if quick { (2_000, 1, 10) } else { (60_000, 3, 100) };
+    let (n, rounds, samples) = if quick {
+        (2_000, 1, 10)
+    } else {
+        (60_000, 3, 100)
+    };
     println!("PostgreSQL cluster benchmark: {n} no-op tasks, median of {rounds} round(s)");
     let mut raw = Vec::new();
     let mut by_nodes = [Vec::new(), Vec::new(), Vec::new()];

@@ -499,10 +499,13 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         for &request in claims {
             claimed.push(self.claim_in(&tx, request, now, &mut deltas).await?);
         }
-        deltas.record(&tx, sql, &self.inner.node).await?;
-        notes
-            .send(&tx, &self.inner.schema, &self.inner.node)
-            .await?;
+        // Independent statements go out together (pipelined on the wire).
+        let (counted, notified) = futures_util::join!(
+            deltas.record(&tx, sql, &self.inner.node),
+            notes.send(&tx, &self.inner.schema, &self.inner.node)
+        );
+        counted?;
+        notified?;
         tx.commit().await.map_err(sql_err)?;
         Ok((applied, claimed))
     }
@@ -599,13 +602,21 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                 };
             }
         }
-        if !proof_keys.is_empty() {
+        // The proofs and the failures go out together (pipelined).
+        let write_proofs = async {
+            if proof_keys.is_empty() {
+                return Ok(());
+            }
             let stmt = tx.prepare_cached(&sql.proofs).await.map_err(sql_err)?;
             tx.execute(&stmt, &[&proof_keys, &proofs])
                 .await
-                .map_err(sql_err)?;
-        }
-        if !failures.task.is_empty() {
+                .map_err(sql_err)
+                .map(drop)
+        };
+        let write_failures = async {
+            if failures.task.is_empty() {
+                return Ok(());
+            }
             let stmt = tx.prepare_cached(&sql.failures).await.map_err(sql_err)?;
             let f = &failures;
             tx.execute(
@@ -620,9 +631,12 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                 ],
             )
             .await
-            .map_err(sql_err)?;
-        }
-        Ok(())
+            .map_err(sql_err)
+            .map(drop)
+        };
+        let (proofs_written, failures_written) = futures_util::join!(write_proofs, write_failures);
+        proofs_written?;
+        failures_written
     }
 
     /// Promotes the due retrying tasks of the request's backend, then claims
@@ -658,22 +672,29 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         let limit = to_i64(request.max_tasks as u64 + 1);
         let max = to_i64(request.max_tasks as u64);
         let max_weight = to_i64(request.max_weight);
-        let stmt = tx.prepare_cached(&sql.claim).await.map_err(sql_err)?;
-        let rows = tx
-            .query(
-                &stmt,
-                &[
-                    &name,
-                    &limit,
-                    &max,
-                    &max_weight,
-                    &to_i64(now),
-                    &ttl,
-                    &self.inner.node,
-                ],
-            )
-            .await
-            .map_err(sql_err)?;
+        let now = to_i64(now);
+        // The claim and the next due time go out together (pipelined): the
+        // claim changes no retrying row.
+        let claim = async {
+            let stmt = tx.prepare_cached(&sql.claim).await.map_err(sql_err)?;
+            let params: [&(dyn ToSql + Sync); 7] = [
+                &name,
+                &limit,
+                &max,
+                &max_weight,
+                &now,
+                &ttl,
+                &self.inner.node,
+            ];
+            tx.query(&stmt, &params).await.map_err(sql_err)
+        };
+        let due = async {
+            let stmt = tx.prepare_cached(&sql.next_due).await.map_err(sql_err)?;
+            let row = tx.query_one(&stmt, &[&name]).await.map_err(sql_err)?;
+            Ok::<Option<i64>, StoreError>(row.get(0))
+        };
+        let (rows, next_due) = futures_util::join!(claim, due);
+        let (rows, next_due) = (rows?, next_due?);
         let cols = ROW_COLUMNS.split(", ").count();
         let mut tasks = Vec::with_capacity(rows.len());
         let mut picked = 0i64;
@@ -710,8 +731,6 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         } else {
             picked > tasks.len() as i64
         };
-        let stmt = tx.prepare_cached(&sql.next_due).await.map_err(sql_err)?;
-        let next_due: Option<i64> = tx.query_one(&stmt, &[&name]).await.map_err(sql_err)?.get(0);
         Ok(Claimed {
             tasks: tasks.into_iter().map(|(_, c)| c).collect(),
             more,
