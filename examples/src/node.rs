@@ -389,37 +389,31 @@ impl DataDir {
             write_atomically(&path, manifest_text(&wanted).as_bytes(), 0o644)?;
             return Ok(wanted);
         };
-        let mismatch = |parameter, recorded: &dyn fmt::Display, given: &dyn fmt::Display| {
-            DataDirError::ChainMismatch {
+        let compared: [(&'static str, String, String); 4] = [
+            (
+                "generator-version",
+                recorded.generator_version.to_string(),
+                wanted.generator_version.to_string(),
+            ),
+            ("program", recorded.program.clone(), wanted.program.clone()),
+            (
+                "chain-seed",
+                recorded.chain_seed.to_string(),
+                wanted.chain_seed.to_string(),
+            ),
+            (
+                "blocks-per-checkpoint",
+                recorded.blocks_per_checkpoint.to_string(),
+                wanted.blocks_per_checkpoint.to_string(),
+            ),
+        ];
+        if let Some((parameter, recorded, given)) = compared.into_iter().find(|(_, r, g)| r != g) {
+            return Err(DataDirError::ChainMismatch {
                 dir: self.dir.clone(),
                 parameter,
-                recorded: recorded.to_string(),
-                given: given.to_string(),
-            }
-        };
-        if recorded.generator_version != wanted.generator_version {
-            return Err(mismatch(
-                "generator-version",
-                &recorded.generator_version,
-                &wanted.generator_version,
-            ));
-        }
-        if recorded.program != wanted.program {
-            return Err(mismatch("program", &recorded.program, &wanted.program));
-        }
-        if recorded.chain_seed != wanted.chain_seed {
-            return Err(mismatch(
-                "chain-seed",
-                &recorded.chain_seed,
-                &wanted.chain_seed,
-            ));
-        }
-        if recorded.blocks_per_checkpoint != wanted.blocks_per_checkpoint {
-            return Err(mismatch(
-                "blocks-per-checkpoint",
-                &recorded.blocks_per_checkpoint,
-                &wanted.blocks_per_checkpoint,
-            ));
+                recorded,
+                given,
+            });
         }
         let mut added = false;
         for (backend, id) in program_ids {

@@ -60,17 +60,17 @@ struct Args {
 
     /// How many checkpoints to prove, 0 to 10^12 (0: keep going until
     /// stopped; at most 10^12 so block heights fit in 64 bits).
-    #[arg(long, default_value_t = 200, allow_negative_numbers = true, value_parser = checkpoints)]
+    #[arg(long, default_value_t = 200, allow_negative_numbers = true, value_parser = ranged(0, 1_000_000_000_000, "0 means no end; beyond 10^12 block heights would not fit in 64 bits"))]
     checkpoints: u64,
 
     /// Blocks in each checkpoint, 1 to 65,536 (a checkpoint's blocks are
     /// held in memory while it is proved, about 100 bytes each per worker).
-    #[arg(long, default_value_t = 128, allow_negative_numbers = true, value_parser = blocks_per_checkpoint)]
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true, value_parser = ranged(1, 65_536, "a checkpoint has at least one block, and its blocks are held in memory while it is proved"))]
     blocks_per_checkpoint: u64,
 
     /// Seed of the generated chain, 0 or more (another seed is another
     /// chain: use another data folder).
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = chain_seed)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = ranged(0, u64::MAX, "a seed is a 64-bit unsigned number"))]
     chain_seed: u64,
 
     /// Backend that proves the checkpoints: native, or sp1 (needs a build with
@@ -94,13 +94,13 @@ struct Args {
     /// Milliseconds between two checkpoints, as if the chain produced them
     /// over time, 0 to 3,600,000 (0: as fast as they are proved; more than
     /// an hour is surely a mistake: the value is in milliseconds).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = interval_ms)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = ranged(0, 3_600_000, "milliseconds; more than an hour between checkpoints is surely a mistake"))]
     interval_ms: u64,
 
     /// Seconds running proofs may take to finish after SIGINT or SIGTERM
     /// before they are interrupted, 0 to 3,600 (keep it below your service
     /// manager's stop timeout: systemd's default is 90 s, Kubernetes' 30 s).
-    #[arg(long, default_value_t = 30, allow_negative_numbers = true, value_parser = grace_secs)]
+    #[arg(long, default_value_t = 30, allow_negative_numbers = true, value_parser = ranged(0, 3_600, "a service manager kills a stopping process long before an hour"))]
     grace_secs: u64,
 
     /// Time limit of one proof attempt, in seconds, 0.001 to 86,400 (an
@@ -112,12 +112,12 @@ struct Args {
     /// Retries after a checkpoint's first attempt before it fails, 0 to 100
     /// (they back off from 1 s doubling to 60 s: 100 already span over 1.5
     /// hours).
-    #[arg(long, default_value_t = RetryPolicy::default().max_retries, allow_negative_numbers = true, value_parser = max_retries)]
-    max_retries: u32,
+    #[arg(long, default_value_t = u64::from(RetryPolicy::default().max_retries), allow_negative_numbers = true, value_parser = ranged(0, 100, "retries back off up to 60 s each: 100 already span over 1.5 hours"))]
+    max_retries: u64,
 
     /// Seconds between two progress lines when the output is not a
     /// terminal, 1 to 3,600.
-    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = progress_secs)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = ranged(1, 3_600, "seconds between two progress lines"))]
     progress_secs: u64,
 
     /// Print only the start line, failures and the summary.
@@ -146,58 +146,13 @@ fn backend(s: &str) -> Result<ZkVmBackend, String> {
         .map_err(|e: paas_core::backend::UnknownBackend| e.to_string())
 }
 
-fn checkpoints(s: &str) -> Result<u64, String> {
-    number(
-        s,
-        0,
-        1_000_000_000_000,
-        "0 means no end; beyond 10^12 block heights would not fit in 64 bits",
-    )
-}
-
-fn blocks_per_checkpoint(s: &str) -> Result<u64, String> {
-    number(
-        s,
-        1,
-        65_536,
-        "a checkpoint has at least one block, and its blocks are held in memory while it is proved",
-    )
-}
-
-fn chain_seed(s: &str) -> Result<u64, String> {
-    number(s, 0, u64::MAX, "a seed is a 64-bit unsigned number")
-}
-
-fn interval_ms(s: &str) -> Result<u64, String> {
-    number(
-        s,
-        0,
-        3_600_000,
-        "milliseconds; more than an hour between checkpoints is surely a mistake",
-    )
-}
-
-fn grace_secs(s: &str) -> Result<u64, String> {
-    number(
-        s,
-        0,
-        3_600,
-        "a service manager kills a stopping process long before an hour",
-    )
-}
-
-fn max_retries(s: &str) -> Result<u32, String> {
-    let n = number(
-        s,
-        0,
-        100,
-        "retries back off up to 60 s each: 100 already span over 1.5 hours",
-    )?;
-    u32::try_from(n).map_err(|e| e.to_string())
-}
-
-fn progress_secs(s: &str) -> Result<u64, String> {
-    number(s, 1, 3_600, "seconds between two progress lines")
+/// A parser of whole numbers in `min..=max`, for clap.
+fn ranged(
+    min: u64,
+    max: u64,
+    why: &'static str,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |s| number(s, min, max, why)
 }
 
 fn attempt_timeout(s: &str) -> Result<Duration, String> {
@@ -441,7 +396,7 @@ async fn start(args: &Args) -> Result<Node, Error> {
         .store(dir.store().clone())
         .pools(pools)
         .retry(RetryPolicy {
-            max_retries: args.max_retries,
+            max_retries: u32::try_from(args.max_retries)?,
             ..RetryPolicy::default()
         })
         // Never more unfinished tasks than the runner's window: backpressure.
