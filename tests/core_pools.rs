@@ -2,54 +2,15 @@
 //! priority then FIFO within one, bounded queues, and many concurrent
 //! submitters.
 
-use std::future::Future;
 use std::time::Duration;
 
 use paas_core::service::{Overflow, ServiceError, Submission, Submitted, TaskOutcome};
-use paas_core::{PoolConfig, ProverHandle, Service, Status};
-use paas_tests::{Behaviour, Gate, Lane, TestProver, policy, pools, proof_of, settle, slow};
+use paas_core::{PoolConfig, Service, Status};
+use paas_tests::{
+    Behaviour, Gate, Lane, MS, SEC, TestProver, assert_all_completed, bounded, policy, pools,
+    proof_of, settle, slow, start_with, within,
+};
 use tokio::time::Instant;
-
-type Handle = ProverHandle<TestProver>;
-
-const MS: Duration = Duration::from_millis(1);
-const SEC: Duration = Duration::from_secs(1);
-
-/// Fails the test instead of hanging: under paused time a deadlock makes the
-/// clock jump straight to this limit.
-async fn within<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(24 * 3600), fut)
-        .await
-        .expect("the service hung")
-}
-
-/// A service with one worker per lane and a queue of `capacity` per lane.
-async fn bounded(prover: &TestProver, capacity: usize, overflow: Overflow) -> Handle {
-    Service::builder(prover.clone())
-        .queue_capacity(capacity)
-        .overflow(overflow)
-        .start()
-        .await
-        .expect("starts")
-}
-
-async fn start(prover: &TestProver, fast: PoolConfig, slow: PoolConfig) -> Handle {
-    Service::builder(prover.clone())
-        .pools(pools(fast, slow))
-        .retry(policy(3, 100 * MS, 10 * SEC))
-        .start()
-        .await
-        .expect("the service starts")
-}
-
-fn assert_all_completed(ids: &[u64], outcomes: &[TaskOutcome<String>]) {
-    assert_eq!(ids.len(), outcomes.len());
-    for (id, outcome) in ids.iter().zip(outcomes) {
-        assert_eq!(outcome, &TaskOutcome::Completed(proof_of(*id)), "task {id}");
-    }
-}
-
-// ---- 9. pool limits -------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
 async fn a_pool_runs_exactly_its_workers_at_once() {
@@ -62,7 +23,7 @@ async fn a_pool_runs_exactly_its_workers_at_once() {
             Behaviour::Sleep(Duration::from_millis((id % 7 + 1) * 10)),
         );
     }
-    let handle = start(&prover, PoolConfig::new(3), PoolConfig::new(1)).await;
+    let handle = start_with(&prover, PoolConfig::new(3), PoolConfig::new(1)).await;
 
     // Half in one batch, half one by one.
     handle
@@ -89,7 +50,7 @@ async fn a_weight_budget_limits_a_pool_below_its_workers() {
     let probe = prover.probe();
     // Slow: 4 workers but a 16 GiB budget and 10 GiB proofs: one at a time.
     // Fast: 8 workers, budget 16, weight 4: four at a time.
-    let handle = start(
+    let handle = start_with(
         &prover,
         PoolConfig::new(8).with_budget(16).with_weight(4),
         PoolConfig::new(4).with_budget(16).with_weight(10),
@@ -112,7 +73,7 @@ async fn per_task_weights_share_the_budget() {
     for n in 1..=6 {
         prover.set_weight(slow(n), 6);
     }
-    let handle = start(
+    let handle = start_with(
         &prover,
         PoolConfig::new(1),
         PoolConfig::new(4).with_budget(16).with_weight(10),
@@ -130,7 +91,7 @@ async fn a_task_heavier_than_its_budget_is_refused_at_submit() {
     let prover = TestProver::new();
     let probe = prover.probe();
     prover.set_weight(slow(99), 17);
-    let handle = start(
+    let handle = start_with(
         &prover,
         PoolConfig::new(1),
         PoolConfig::new(2).with_budget(16).with_weight(10),
@@ -171,7 +132,7 @@ async fn a_saturated_backend_does_not_delay_another() {
     for &id in &fast_ids {
         prover.set(id, Behaviour::Sleep(10 * MS));
     }
-    let handle = start(&prover, PoolConfig::new(2), PoolConfig::new(2)).await;
+    let handle = start_with(&prover, PoolConfig::new(2), PoolConfig::new(2)).await;
     let t0 = Instant::now();
 
     handle
@@ -218,7 +179,7 @@ async fn a_backend_starts_by_priority_then_submission_order() {
     let probe = prover.probe();
     let blocker = Gate::new();
     prover.set(100, Behaviour::Gated(blocker.clone()));
-    let handle = start(&prover, PoolConfig::new(1), PoolConfig::new(1)).await;
+    let handle = start_with(&prover, PoolConfig::new(1), PoolConfig::new(1)).await;
 
     handle.submit(100).await.expect("accepted");
     within(probe.wait_started(1)).await;
@@ -348,7 +309,7 @@ async fn ten_thousand_submits_from_a_hundred_tasks_all_complete() {
     const EACH: u64 = 100;
     let prover = TestProver::new();
     let probe = prover.probe();
-    let handle = start(&prover, PoolConfig::new(8), PoolConfig::new(8)).await;
+    let handle = start_with(&prover, PoolConfig::new(8), PoolConfig::new(8)).await;
 
     let mut joins = Vec::new();
     for s in 0..SUBMITTERS {

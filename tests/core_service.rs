@@ -8,42 +8,106 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use paas_core::lifecycle::FailureKind;
 use paas_core::service::{
     CancelOutcome, ExecuteError, Overflow, ServiceError, Submission, Submitted, TaskOutcome,
 };
 use paas_core::store::StatusCounts;
-use paas_core::{PoolConfig, ProverHandle, Service, Status};
-use paas_tests::{Behaviour, Gate, Lane, TestProver, policy, pools, proof_of, settle, slow};
+use paas_core::store::TaskStore;
+use paas_core::{PoolConfig, RetryPolicy, Service, StartError, Status, TaskWatch, Update};
+use paas_tests::{
+    Behaviour, Gate, Handle, Lane, MS, SEC, TestProver, assert_stopped, failure, policy, pools,
+    proof_of, settle, slow, start, within,
+};
 use tokio::time::Instant;
 
-type Handle = ProverHandle<TestProver>;
+// ---- 0. configuration ---------------------------------------------------------------
 
-const MS: Duration = Duration::from_millis(1);
-const SEC: Duration = Duration::from_secs(1);
-
-/// Fails the test instead of hanging: under paused time a deadlock makes the
-/// clock jump straight to this limit.
-async fn within<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(24 * 3600), fut)
-        .await
-        .expect("the service hung")
-}
-
-/// A service with `workers` workers per lane and a no-jitter retry policy.
-async fn start(prover: &TestProver, workers: usize) -> Handle {
-    Service::builder(prover.clone())
-        .pools(pools(PoolConfig::new(workers), PoolConfig::new(workers)))
-        .retry(policy(3, 100 * MS, 10 * SEC))
+/// Every unusable setting is refused at start with a typed error naming it.
+#[tokio::test(start_paused = true)]
+async fn bad_settings_are_refused_at_start() {
+    let prover = TestProver::new();
+    let builder = || Service::builder(prover.clone());
+    let err = builder()
+        .pool(Lane::Slow, PoolConfig::new(0))
         .start()
         .await
-        .expect("the service starts")
+        .expect_err("no workers");
+    assert!(
+        matches!(
+            err,
+            StartError::Pool {
+                backend: "slow",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = builder()
+        .retry(RetryPolicy {
+            multiplier: 0.5,
+            ..RetryPolicy::default()
+        })
+        .start()
+        .await
+        .expect_err("shrinking backoff");
+    assert!(matches!(err, StartError::Retry(_)), "{err}");
+    for (what, err) in [
+        (
+            "queue_capacity",
+            builder().queue_capacity(0).start().await.err(),
+        ),
+        (
+            "command_capacity",
+            builder().command_capacity(0).start().await.err(),
+        ),
+        (
+            "event_capacity",
+            builder().event_capacity(0).start().await.err(),
+        ),
+    ] {
+        let err = err.expect("refused");
+        assert!(
+            matches!(err, StartError::Capacity { what: w, got: 0, .. } if w == what),
+            "{err}"
+        );
+    }
+    let err = builder()
+        .lease_ttl(Duration::ZERO)
+        .start()
+        .await
+        .expect_err("zero lease");
+    assert_eq!(err.to_string(), "lease_ttl must be more than zero, got 0ns");
+    let err = builder()
+        .timeout_all(Duration::ZERO)
+        .start()
+        .await
+        .expect_err("zero timeout");
+    assert!(
+        matches!(
+            err,
+            StartError::Duration {
+                what: "timeout",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
-fn failure(outcome: TaskOutcome<String>) -> paas_core::lifecycle::Failure {
-    match outcome {
-        TaskOutcome::Failed(f) => f,
-        other => panic!("expected a failure, got {other:?}"),
+#[tokio::test(start_paused = true)]
+async fn one_timeout_for_every_backend() {
+    let prover = TestProver::with_default(Behaviour::Hang);
+    let handle = Service::builder(prover.clone())
+        .retry(RetryPolicy::no_retries())
+        .timeout_all(SEC)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, slow(1)]).await.expect("accepted");
+    for outcome in within(handle.wait_all([1, slow(1)])).await.expect("waited") {
+        assert_eq!(failure(outcome).kind, FailureKind::TimedOut);
     }
 }
 
@@ -89,7 +153,7 @@ async fn execute_returns_the_proof_and_a_repeated_submit_is_one_task() {
     assert_eq!(probe.calls(1), 1);
     assert_eq!(probe.calls(2), 1);
     assert_eq!(probe.calls(3), 1);
-    assert_eq!(handle.get_proof(2).await, Ok(Some(proof_of(2))));
+    assert_eq!(handle.proof(2).await, Ok(Some(proof_of(2))));
     let info = handle.status(2).await.expect("status").expect("known");
     assert_eq!((info.status, info.attempts), (Status::Completed, 1));
 }
@@ -124,7 +188,7 @@ async fn submit_many_and_wait_all_and_unknown_ids_are_errors() {
         Err(ServiceError::UnknownTask("98".into()))
     );
     assert_eq!(handle.status(99).await, Ok(None));
-    assert_eq!(handle.get_proof(99).await, Ok(None));
+    assert_eq!(handle.proof(99).await, Ok(None));
     assert_eq!(
         handle.cancel(99).await,
         Err(ServiceError::UnknownTask("99".into()))
@@ -508,6 +572,97 @@ async fn a_proof_past_its_backend_timeout_is_cancelled_and_retried() {
     assert_eq!(probe.calls(slow(1)), 1);
 }
 
+/// The bug this fixes: a timeout dropped the prove future at once, although
+/// `Prover::prove` promises the token fires so the prover can stop cleanly.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_fires_the_token_and_gives_the_cancel_grace() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    prover.set(2, Behaviour::IgnoreCancel(3600 * SEC));
+    prover.set(3, Behaviour::ProveOnCancel);
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(3), PoolConfig::new(1)))
+        .retry(policy(1, 100 * MS, 10 * SEC))
+        .timeout(Lane::Fast, SEC)
+        .cancel_grace(2 * SEC)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, 2, 3]).await.expect("accepted");
+
+    // A prover that stops on its token returns: its attempt ends then.
+    let failed = failure(within(handle.wait(1)).await.expect("waited"));
+    assert_eq!(failed.kind, FailureKind::TimedOut);
+    assert_eq!(probe.calls(1), 2);
+    assert_eq!(
+        probe.returns().iter().filter(|&&id| id == 1).count(),
+        2,
+        "both attempts returned on their own, not dropped"
+    );
+    // One that ignores it is dropped after the grace: limit + grace.
+    let failed = failure(within(handle.wait(2)).await.expect("waited"));
+    assert_eq!(failed.kind, FailureKind::TimedOut);
+    assert_eq!(&*failed.message, "attempt timed out after 1s");
+    let starts = probe.starts_of(2);
+    assert_eq!(
+        starts[1].at - starts[0].at,
+        3 * SEC + 100 * MS,
+        "limit + grace + backoff"
+    );
+    // A proof returned within the grace still counts.
+    assert_eq!(
+        within(handle.wait(3)).await,
+        Ok(TaskOutcome::Completed(proof_of(3)))
+    );
+    assert_eq!(probe.calls(3), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panics_are_retried_when_the_policy_says_so() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Panic("out of memory in the guest"));
+    let handle = Service::builder(prover.clone())
+        .retry(RetryPolicy {
+            retry_panics: true,
+            ..policy(2, 100 * MS, SEC)
+        })
+        .start()
+        .await
+        .expect("starts");
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(failed.kind, FailureKind::Panicked);
+    assert_eq!(prover.probe().calls(1), 3, "1 attempt + 2 retries");
+}
+
+/// A quiet panic (the default) is not printed by the panic hook; the
+/// failure says where it happened instead.
+#[tokio::test(start_paused = true)]
+async fn a_panics_failure_names_where_it_happened() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Panic("bad witness"));
+    let handle = start(&prover, 1).await;
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert!(
+        failed
+            .message
+            .starts_with("prover panicked: bad witness (at ")
+            && failed.message.contains("prover.rs:"),
+        "{}",
+        failed.message
+    );
+    // With the hook left alone, the message is the panic's own.
+    let loud = TestProver::new();
+    loud.set(1, Behaviour::Panic("bad witness"));
+    let handle = Service::builder(loud.clone())
+        .quiet_panics(false)
+        .start()
+        .await
+        .expect("starts");
+    let failed = failure(within(handle.wait_after_submit(1)).await);
+    assert_eq!(&*failed.message, "prover panicked: bad witness");
+}
+
 // ---- 7. cancellation ----------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
@@ -663,7 +818,10 @@ async fn shutdown_drains_in_flight_proofs_until_the_deadline() {
     let mut interrupted = report.interrupted.clone();
     interrupted.sort_unstable();
     assert_eq!(interrupted, [2, 3]);
-    assert_eq!(report.queued, 2 + 2, "4 and 5, plus the requeued 2 and 3");
+    assert_eq!(
+        report.queued, 2,
+        "4 and 5; the requeued 2 and 3 are counted as interrupted, not again"
+    );
     assert!(
         (5 * SEC..8 * SEC).contains(&took),
         "deadline 5 s + cancel grace 2 s: {took:?}"
@@ -676,6 +834,92 @@ async fn shutdown_drains_in_flight_proofs_until_the_deadline() {
         Err(ServiceError::Stopped)
     );
     assert_stopped(&handle, ServiceError::Stopped).await;
+}
+
+/// A task whose prover returns its proof once its token fires (inside the
+/// cancel grace) is reported as what it became: completed, not interrupted.
+#[tokio::test(start_paused = true)]
+async fn a_proof_made_inside_the_cancel_grace_counts_as_finished() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::ProveOnCancel);
+    prover.set(2, Behaviour::Hang);
+    let handle = start(&prover, 2).await;
+    handle.submit_many([1, 2]).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    let report = within(handle.shutdown(SEC)).await.expect("report");
+    assert_eq!(report.finished, [(1, Status::Completed)]);
+    assert_eq!(report.interrupted, [2]);
+    assert_eq!(report.queued, 0);
+}
+
+/// A second shutdown (a second Ctrl-C) with no grace stops at once: it does
+/// not wait out the first one's deadline, nor the cancel grace, and the
+/// dropped attempts are refunded.
+#[tokio::test(start_paused = true)]
+async fn a_second_shutdown_without_grace_stops_at_once() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::IgnoreCancel(3600 * SEC));
+    prover.set(2, Behaviour::Sleep(3600 * SEC));
+    let store = std::sync::Arc::new(paas_core::store::MemoryStore::new());
+    let handle = Service::builder(prover.clone())
+        .store(store.clone())
+        .pools(pools(PoolConfig::new(2), PoolConfig::new(1)))
+        .cancel_grace(60 * SEC)
+        .start()
+        .await
+        .expect("starts");
+    handle.submit_many([1, 2, 3]).await.expect("accepted");
+    within(probe.wait_started(2)).await;
+    let t0 = Instant::now();
+    let first = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown(600 * SEC).await }
+    });
+    tokio::time::sleep(SEC).await;
+    let second = within(handle.shutdown(Duration::ZERO))
+        .await
+        .expect("report");
+    assert_eq!(Instant::now() - t0, SEC, "no deadline, no cancel grace");
+    assert_eq!(within(first).await.expect("joined"), Ok(second.clone()));
+    let mut interrupted = second.interrupted.clone();
+    interrupted.sort_unstable();
+    assert_eq!(interrupted, [1, 2]);
+    assert_eq!(second.queued, 1);
+    for id in [1, 2] {
+        let stored = store.get(&id).await.expect("get").expect("stored");
+        assert_eq!(
+            (stored.record.status, stored.record.meta.attempts),
+            (Status::Pending, 0),
+            "task {id}: back in the queue, its attempt refunded"
+        );
+    }
+}
+
+/// A second shutdown with a shorter grace moves the deadline earlier.
+#[tokio::test(start_paused = true)]
+async fn a_second_shutdown_with_a_shorter_grace_hurries_the_drain() {
+    let prover = TestProver::new();
+    let probe = prover.probe();
+    prover.set(1, Behaviour::Hang);
+    let handle = start(&prover, 1).await;
+    handle.submit(1).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    let t0 = Instant::now();
+    let first = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown(3600 * SEC).await }
+    });
+    settle(10).await;
+    let report = within(handle.shutdown(2 * SEC)).await.expect("report");
+    assert_eq!(
+        Instant::now() - t0,
+        2 * SEC,
+        "the hang returns on its token"
+    );
+    assert_eq!(report.interrupted, [1]);
+    assert_eq!(within(first).await.expect("joined"), Ok(report));
 }
 
 #[tokio::test(start_paused = true)]
@@ -773,31 +1017,6 @@ async fn shutdown_without_a_deadline_waits_for_every_running_proof() {
     assert_stopped(&handle, ServiceError::Stopped).await;
 }
 
-/// Every handle call fails with `expected`, at once.
-async fn assert_stopped(handle: &Handle, expected: ServiceError) {
-    assert!(handle.is_stopped());
-    assert_eq!(within(handle.submit(100)).await, Err(expected.clone()));
-    assert_eq!(
-        within(handle.submit_many([101, 102])).await,
-        Err(expected.clone())
-    );
-    assert_eq!(
-        within(handle.execute(103)).await,
-        Err(ExecuteError::Service(expected.clone()))
-    );
-    assert_eq!(within(handle.wait(1)).await, Err(expected.clone()));
-    assert_eq!(within(handle.wait_all([1, 2])).await, Err(expected.clone()));
-    assert_eq!(within(handle.status(1)).await, Err(expected.clone()));
-    assert_eq!(within(handle.get_proof(1)).await, Err(expected.clone()));
-    assert_eq!(
-        within(handle.subscribe(1)).await.map(|_| ()),
-        Err(expected.clone())
-    );
-    assert_eq!(within(handle.cancel(1)).await, Err(expected.clone()));
-    assert_eq!(within(handle.shutdown(SEC)).await, Err(expected.clone()));
-    assert_eq!(within(handle.clone().status(1)).await, Err(expected));
-}
-
 // ---- 15. subscribe and summary -----------------------------------------------------
 
 #[tokio::test(start_paused = true)]
@@ -814,28 +1033,114 @@ async fn subscribe_sees_every_status_change() {
     within(probe.wait_started(1)).await;
     handle.submit(2).await.expect("accepted");
     let mut rx = handle.subscribe(2).await.expect("subscribed");
-    assert_eq!(rx.borrow_and_update().status, Status::Pending);
+    assert_eq!(rx.latest().status, Status::Pending);
 
     blocker.open();
-    within(rx.changed()).await.expect("a change");
-    let info = rx.borrow_and_update().clone();
+    let info = within(rx.next())
+        .await
+        .and_then(Update::change)
+        .expect("a change");
     assert_eq!((info.status, info.attempts), (Status::Proving, 1));
     assert_eq!(info.backend, Lane::Fast);
 
     gate.open();
-    within(rx.changed()).await.expect("a change");
-    assert_eq!(rx.borrow_and_update().status, Status::Completed);
-    assert!(
-        within(rx.changed()).await.is_err(),
+    let info = within(rx.next())
+        .await
+        .and_then(Update::change)
+        .expect("a change");
+    assert_eq!(info.status, Status::Completed);
+    assert_eq!(rx.latest(), &info);
+    assert_eq!(
+        within(rx.next()).await,
+        None,
         "no change after the final status"
     );
 
-    // A finished task's watch holds its final status.
-    let rx = handle.subscribe(2).await.expect("subscribed");
-    assert_eq!(rx.borrow().status, Status::Completed);
+    // A finished task's watch holds its final status and has nothing more.
+    let mut rx = handle.subscribe(2).await.expect("subscribed");
+    assert_eq!(rx.latest().status, Status::Completed);
+    assert_eq!(within(rx.next()).await, None);
     assert_eq!(
         handle.subscribe(99).await.map(|_| ()),
         Err(ServiceError::UnknownTask("99".into()))
+    );
+}
+
+/// Subscribes to task 1 while a gated task holds the only worker, so the
+/// watch starts from `Pending`; then opens the gate.
+async fn watch_from_pending(prover: &TestProver, retries: u32) -> (Handle, TaskWatch<Lane>) {
+    let probe = prover.probe();
+    let blocker = Gate::new();
+    prover.set(100, Behaviour::Gated(blocker.clone()));
+    let handle = Service::builder(prover.clone())
+        .pools(pools(PoolConfig::new(1), PoolConfig::new(1)))
+        .retry(policy(retries, SEC, SEC))
+        .start()
+        .await
+        .expect("starts");
+    handle.submit(100).await.expect("accepted");
+    within(probe.wait_started(1)).await;
+    handle.submit(1).await.expect("accepted");
+    let rx = handle.subscribe(1).await.expect("subscribed");
+    assert_eq!(rx.latest().status, Status::Pending);
+    blocker.open();
+    (handle, rx)
+}
+
+/// The bug this fixes: the watch was a latest-value channel, and a reader
+/// that looked late saw `Proving -> Completed` and missed the retries.
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_still_sees_every_change_in_order() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Transient(2));
+    let (handle, mut rx) = watch_from_pending(&prover, 3).await;
+    // Read nothing until the task is done.
+    assert_eq!(
+        within(handle.wait(1)).await,
+        Ok(TaskOutcome::Completed(proof_of(1)))
+    );
+    let mut seen = vec![rx.latest().status];
+    while let Some(update) = within(rx.next()).await {
+        seen.push(update.change().expect("8 changes fit the watch").status);
+    }
+    use Status::{Completed, Pending, Proving, Retrying};
+    assert_eq!(
+        seen,
+        [
+            Pending, Proving, Retrying, Pending, Proving, Retrying, Pending, Proving, Completed
+        ]
+    );
+}
+
+/// More changes than a watch holds: the reader is told how many it missed,
+/// then gets the rest in order, the final state included.
+#[tokio::test(start_paused = true)]
+async fn a_reader_that_falls_too_far_behind_is_told_what_it_missed() {
+    let prover = TestProver::new();
+    prover.set(1, Behaviour::Transient(10));
+    let (handle, mut rx) = watch_from_pending(&prover, 20).await;
+    within(handle.wait(1)).await.expect("done");
+    // 10 failed attempts (proving, retrying, pending each) and the last
+    // (proving, completed): 32 changes.
+    let mut missed = 0;
+    let mut changes = Vec::new();
+    while let Some(update) = within(rx.next()).await {
+        match update {
+            Update::Missed(n) => missed += n,
+            Update::Change(info) => changes.push(info),
+            other => panic!("unexpected update {other:?}"),
+        }
+    }
+    assert_eq!(
+        (missed, changes.len()),
+        (16, 16),
+        "the watch keeps the newest 16"
+    );
+    let last = changes.last().expect("changes");
+    assert_eq!((last.status, last.attempts), (Status::Completed, 11));
+    assert!(
+        changes.windows(2).all(|w| w[0].attempts <= w[1].attempts),
+        "in order: {changes:?}"
     );
 }
 
@@ -851,9 +1156,9 @@ async fn subscribe_sees_retries() {
 
     handle.submit(1).await.expect("accepted");
     let mut rx = handle.subscribe(1).await.expect("subscribed");
-    let mut seen = vec![rx.borrow_and_update().clone()];
-    while within(rx.changed()).await.is_ok() {
-        seen.push(rx.borrow_and_update().clone());
+    let mut seen = vec![rx.latest().clone()];
+    while let Some(update) = within(rx.next()).await {
+        seen.extend(update.change());
     }
     let statuses: Vec<Status> = seen.iter().map(|i| i.status).collect();
     let retrying = seen
@@ -862,7 +1167,7 @@ async fn subscribe_sees_retries() {
         .unwrap_or_else(|| panic!("never saw Retrying: {statuses:?}"));
     assert_eq!(retrying.attempts, 1);
     assert_eq!(
-        retrying.last_error.as_ref().map(|e| e.kind.clone()),
+        retrying.last_error.as_ref().map(|e| e.kind),
         Some(FailureKind::Transient)
     );
     let last = seen.last().expect("seen");
@@ -902,9 +1207,12 @@ async fn a_watch_sees_a_retry_become_pending_while_the_pool_is_busy() {
     within(probe.wait_started(4)).await;
     let stored = handle.status(2).await.expect("status").expect("known");
     assert_eq!(stored.status, Status::Pending);
+    let last = std::iter::from_fn(|| rx.next().now_or_never().flatten())
+        .filter_map(Update::change)
+        .last();
     assert_eq!(
-        rx.borrow_and_update().status,
-        Status::Pending,
+        last.map(|info| info.status),
+        Some(Status::Pending),
         "the watch agrees with the store"
     );
     assert_eq!(probe.calls(2), 1);
@@ -980,7 +1288,7 @@ fn require_clone<T: Clone>(_: &T) {}
 
 const _: fn() = || {
     fn assert_all<T: Send + Sync + Clone + 'static>() {}
-    assert_all::<ProverHandle<TestProver>>();
+    assert_all::<Handle>();
 };
 
 #[allow(dead_code)]
@@ -993,7 +1301,7 @@ fn handle_futures_are_send(handle: &Handle) {
     require_send(&handle.status(1));
     require_send(&handle.subscribe(1));
     require_send(&handle.cancel(1));
-    require_send(&handle.get_proof(1));
+    require_send(&handle.proof(1));
     require_send(&handle.shutdown(SEC));
     require_sync(handle);
     require_clone(handle);

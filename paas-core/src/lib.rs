@@ -29,14 +29,19 @@ pub mod retry;
 pub mod service;
 pub mod store;
 pub mod task_id;
+mod time;
 
 pub use backend::{Backend, BackendMap, PoolConfig, PoolConfigError};
 
-pub use lifecycle::{Status, Task};
+pub use lifecycle::{Failure, FailureKind, Status, Task};
 pub use prover::{ProofOutput, ProveContext, ProveError, ProveErrorKind, Prover};
 
-pub use retry::RetryPolicy;
-pub use service::{ProverHandle, Service};
+pub use retry::{RetryDecision, RetryPolicy};
+pub use service::{
+    CancelOutcome, EventStream, ExecuteError, ProverHandle, RetryOutcome, Service, ServiceBuilder,
+    ServiceError, ShutdownReport, StartError, Submission, Submitted, Summary, TaskEvent, TaskInfo,
+    TaskOutcome, TaskWatch, Update,
+};
 pub use task_id::{RouteTo, TaskId};
 
 /// `#[derive(TaskId)]`: see the [`TaskId`] trait.

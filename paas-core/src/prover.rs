@@ -76,10 +76,17 @@ pub trait Prover: Send + Sync + 'static {
 
     /// Proves one task.
     ///
-    /// The returned error tells the framework what to do next; a panic is
-    /// caught and treated as a permanent failure carrying the panic message.
-    /// Watch [`ProveContext::cancelled`] in long proofs: the framework cancels
-    /// on [`cancel`](crate::ProverHandle::cancel), on timeout and on shutdown.
+    /// The returned error tells the framework what to do next. A panic is
+    /// caught and fails the task with the panic's message and location (or
+    /// is retried, if the [`RetryPolicy`](crate::RetryPolicy) says
+    /// `retry_panics`).
+    ///
+    /// Watch [`ProveContext::cancelled`] in long proofs: the framework fires
+    /// the token on [`cancel`](crate::ProverHandle::cancel), on the time
+    /// limit and on shutdown, then gives the prover the cancel grace to
+    /// return before it drops the future. Work moved to a blocking thread
+    /// cannot be dropped: it runs on after that, so check the token there
+    /// too.
     fn prove(
         &self,
         ctx: ProveContext<Self::TaskId>,
@@ -300,5 +307,25 @@ impl StdError for ProveError {
         self.source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// The message of a caught panic: the text of `panic!("...")` or
+/// `panic!("{x}")`, or a placeholder for other payloads.
+///
+/// # Examples
+///
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("guest ran out of {}", "cycles"))
+///     .expect_err("it panics");
+/// assert_eq!(paas_core::prover::panic_message(caught.as_ref()), "guest ran out of cycles");
+/// ```
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a payload that is not a string".to_string()
     }
 }

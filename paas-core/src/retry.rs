@@ -1,6 +1,10 @@
-//! [`RetryPolicy`]: exponential backoff with a cap and jitter.
+//! [`RetryPolicy`]: exponential backoff with a cap and jitter, and the
+//! decision it makes about each failed attempt ([`RetryDecision`]).
 
 use std::time::Duration;
+
+use crate::lifecycle::FailureKind;
+use crate::time::{Millis, millis};
 
 /// How failed attempts are retried.
 ///
@@ -13,7 +17,8 @@ use std::time::Duration;
 ///
 /// "Not ready" answers do not spend attempts: the task is checked again every
 /// `not_ready_interval` (or the delay the prover asks for) until it has been
-/// not ready for `not_ready_limit`, then fails.
+/// not ready for `not_ready_limit`, then fails. A permanent error fails the
+/// task at once, and so does a panic unless `retry_panics` is set.
 ///
 /// # Examples
 ///
@@ -39,21 +44,24 @@ pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: u32,
     /// The delay before the first retry.
-    #[serde(with = "millis")]
+    #[serde(with = "as_millis")]
     pub base_delay: Duration,
     /// Growth factor per retry (at least 1.0).
     pub multiplier: f64,
     /// The largest delay.
-    #[serde(with = "millis")]
+    #[serde(with = "as_millis")]
     pub max_delay: Duration,
     /// Fraction of the delay that may be randomly taken off, in `0.0..=1.0`.
     pub jitter: f64,
     /// How long to wait before re-checking a task that was not ready.
-    #[serde(with = "millis")]
+    #[serde(with = "as_millis")]
     pub not_ready_interval: Duration,
     /// How long a task may stay not ready before it fails.
-    #[serde(with = "millis")]
+    #[serde(with = "as_millis")]
     pub not_ready_limit: Duration,
+    /// Whether an attempt whose prover panicked is retried like a transient
+    /// failure (`false`, the default: a panic fails the task at once).
+    pub retry_panics: bool,
 }
 
 impl Default for RetryPolicy {
@@ -68,8 +76,26 @@ impl Default for RetryPolicy {
             jitter: 0.2,
             not_ready_interval: Duration::from_secs(1),
             not_ready_limit: Duration::from_secs(600),
+            retry_panics: false,
         }
     }
+}
+
+/// What a [`RetryPolicy`] decides about a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryDecision {
+    /// Try again at this time; the attempt stays spent.
+    RetryAt(Millis),
+    /// Not ready: check again at this time; the attempt is refunded.
+    RecheckAt(Millis),
+    /// Give up with the failure as it is.
+    GiveUp,
+    /// Give up: the task has been not ready for `waited` ms, past the limit.
+    NotReadyTooLong {
+        /// How long it has been not ready.
+        waited: Millis,
+    },
 }
 
 /// A retry policy that cannot work.
@@ -135,6 +161,59 @@ impl RetryPolicy {
         }
     }
 
+    /// Decides what follows an attempt that failed with `kind` at `now`,
+    /// when the task has spent `attempts` attempts (this one included) and
+    /// has been not ready since `not_ready_since`, if it has. A
+    /// `requested_delay` (from the prover, or the framework's own) replaces
+    /// the backoff for this one failure.
+    ///
+    /// The one place the retry rules live: the lifecycle's
+    /// [`fail`](crate::lifecycle::Task::fail) carries the decision out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use paas_core::lifecycle::FailureKind;
+    /// use paas_core::retry::{RetryDecision, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy { max_retries: 1, jitter: 0.0, ..RetryPolicy::default() };
+    /// let first = policy.decide(FailureKind::Transient, 1, None, None, 10_000);
+    /// assert_eq!(first, RetryDecision::RetryAt(11_000)); // base delay 1 s
+    /// let second = policy.decide(FailureKind::Transient, 2, None, None, 20_000);
+    /// assert_eq!(second, RetryDecision::GiveUp); // 1 attempt + 1 retry spent
+    /// assert_eq!(
+    ///     policy.decide(FailureKind::Permanent, 1, None, None, 0),
+    ///     RetryDecision::GiveUp
+    /// );
+    /// ```
+    pub fn decide(
+        &self,
+        kind: FailureKind,
+        attempts: u32,
+        not_ready_since: Option<Millis>,
+        requested_delay: Option<Duration>,
+        now: Millis,
+    ) -> RetryDecision {
+        let at = |delay: Duration| now.saturating_add(millis(delay));
+        match kind {
+            FailureKind::Permanent => RetryDecision::GiveUp,
+            FailureKind::Panicked if !self.retry_panics => RetryDecision::GiveUp,
+            FailureKind::NotReady => {
+                let waited = now.saturating_sub(not_ready_since.unwrap_or(now));
+                if waited >= millis(self.not_ready_limit) {
+                    RetryDecision::NotReadyTooLong { waited }
+                } else {
+                    RetryDecision::RecheckAt(at(requested_delay.unwrap_or(self.not_ready_interval)))
+                }
+            }
+            _ if attempts > self.max_retries => RetryDecision::GiveUp,
+            _ => RetryDecision::RetryAt(at(
+                requested_delay.unwrap_or_else(|| self.jittered_delay(attempts))
+            )),
+        }
+    }
+
     /// The delay before retry `retry` with jitter applied.
     pub fn jittered_delay(&self, retry: u32) -> Duration {
         let delay = self.delay(retry);
@@ -145,12 +224,12 @@ impl RetryPolicy {
     }
 }
 
-mod millis {
+mod as_millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
     pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        s.serialize_u64(crate::time::millis(*d))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

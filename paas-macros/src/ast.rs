@@ -1,13 +1,16 @@
 //! A borrowed view of the derive input with its `#[paas]` attributes parsed.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{Data as SynData, DeriveInput, Generics, Ident, Index, Member, Type, Visibility};
 
-use crate::attr::{Attrs, Place};
-use crate::ctxt::Errors;
+use crate::attr::Attrs;
+use crate::ctxt::Ctxt;
+use crate::keys::Place;
 
-/// Which derive is running: it decides which keys each place accepts.
+/// Which derive is running: it decides which keys each place accepts, which
+/// checks run and which impls are generated.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Derive {
     TaskId,
@@ -27,7 +30,9 @@ impl Derive {
     }
 }
 
+/// The derive input: the type, its attributes and its fields.
 pub(crate) struct Input<'a> {
+    pub(crate) derive: Derive,
     pub(crate) ident: &'a Ident,
     pub(crate) vis: &'a Visibility,
     pub(crate) generics: &'a Generics,
@@ -70,12 +75,12 @@ pub(crate) struct Field<'a> {
 }
 
 impl<'a> Input<'a> {
-    pub(crate) fn from_syn(input: &'a DeriveInput, derive: Derive, errors: &mut Errors) -> Self {
+    pub(crate) fn from_syn(input: &'a DeriveInput, derive: Derive, cx: &mut Ctxt) -> Self {
         let (type_place, variant_place, field_place) = derive.places();
         let data = match &input.data {
             SynData::Struct(s) => Data::Struct {
                 token: s.struct_token.span,
-                fields: Fields::from_syn(&s.fields, field_place, errors),
+                fields: Fields::from_syn(&s.fields, field_place, cx),
             },
             SynData::Enum(e) => Data::Enum {
                 variants: e
@@ -83,8 +88,8 @@ impl<'a> Input<'a> {
                     .iter()
                     .map(|v| Variant {
                         ident: &v.ident,
-                        attrs: Attrs::parse(&v.attrs, variant_place, errors),
-                        fields: Fields::from_syn(&v.fields, field_place, errors),
+                        attrs: Attrs::parse(&v.attrs, variant_place, cx),
+                        fields: Fields::from_syn(&v.fields, field_place, cx),
                     })
                     .collect(),
             },
@@ -93,17 +98,34 @@ impl<'a> Input<'a> {
             },
         };
         Input {
+            derive,
             ident: &input.ident,
             vis: &input.vis,
             generics: &input.generics,
-            attrs: Attrs::parse(&input.attrs, type_place, errors),
+            attrs: Attrs::parse(&input.attrs, type_place, cx),
             data,
         }
     }
 }
 
+impl Input<'_> {
+    /// The path of paas-core's hidden support module, through
+    /// `#[paas(crate = ..)]` if given.
+    pub(crate) fn private(&self) -> TokenStream {
+        match &self.attrs.krate {
+            Some(path) => quote!(#path::__private),
+            None => quote!(::paas_core::__private),
+        }
+    }
+
+    /// The name of the pools struct `#[derive(Backend)]` generates.
+    pub(crate) fn pools_ident(&self) -> Ident {
+        format_ident!("{}Pools", syn::ext::IdentExt::unraw(self.ident))
+    }
+}
+
 impl<'a> Fields<'a> {
-    fn from_syn(fields: &'a syn::Fields, place: Place, errors: &mut Errors) -> Self {
+    fn from_syn(fields: &'a syn::Fields, place: Place, cx: &mut Ctxt) -> Self {
         let style = match fields {
             syn::Fields::Named(_) => Style::Named,
             syn::Fields::Unnamed(_) => Style::Tuple,
@@ -121,7 +143,7 @@ impl<'a> Fields<'a> {
                     }),
                 },
                 ty: &field.ty,
-                attrs: Attrs::parse(&field.attrs, place, errors),
+                attrs: Attrs::parse(&field.attrs, place, cx),
             })
             .collect();
         Fields {

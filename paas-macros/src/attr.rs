@@ -1,64 +1,23 @@
 //! Parsing of `#[paas(...)]` attributes.
 //!
 //! Both derives share the `paas` attribute. Each place an attribute can sit
-//! (the type, an enum variant, a field) accepts its own keys; a key used in
-//! the wrong place, an unknown key, a duplicate key or a value of the wrong
-//! kind is an error spanned at the offending token.
+//! (the type, an enum variant, a field) accepts its own keys, as the table in
+//! `keys` says; a key used in the wrong place, an unknown key, a duplicate
+//! key or a value of the wrong kind is an error spanned at the offending
+//! token.
 
 use proc_macro2::Span;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Path, Token, UnOp};
 
-use crate::ctxt::Errors;
+use crate::ctxt::Ctxt;
+use crate::keys::{Key, Place};
 use crate::names::did_you_mean;
 
-/// Where a `#[paas(...)]` attribute sits.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Place {
-    TaskIdType,
-    TaskIdVariant,
-    TaskIdField,
-    BackendType,
-    BackendVariant,
-    BackendField,
-}
-
-impl Place {
-    /// The keys accepted here.
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            Place::TaskIdType => &["crate", "no_display"],
-            Place::TaskIdField => &["backend"],
-            Place::BackendType => &["crate"],
-            Place::BackendVariant => &["name", "workers", "weight", "budget"],
-            Place::TaskIdVariant | Place::BackendField => &[],
-        }
-    }
-
-    /// How to name this place in a message.
-    fn describe(self) -> &'static str {
-        match self {
-            Place::TaskIdType => "a `#[derive(TaskId)]` type",
-            Place::TaskIdVariant => "a variant of a `#[derive(TaskId)]` enum",
-            Place::TaskIdField => "a field of a `#[derive(TaskId)]` type",
-            Place::BackendType => "a `#[derive(Backend)]` enum",
-            Place::BackendVariant => "a variant of a `#[derive(Backend)]` enum",
-            Place::BackendField => "a field of a `#[derive(Backend)]` variant",
-        }
-    }
-}
-
-/// Where a known key belongs, for keys used in the wrong place.
-fn home_of(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "crate" => "on the type itself, next to `#[derive(TaskId)]` or `#[derive(Backend)]`",
-        "no_display" => "on the type itself, next to `#[derive(TaskId)]`",
-        "backend" => "on the field of a `#[derive(TaskId)]` type that holds the backend",
-        "name" | "workers" | "weight" | "budget" => "on a variant of a `#[derive(Backend)]` enum",
-        _ => return None,
-    })
-}
+/// The weight of one task when its backend variant gives no `weight`, as
+/// paas-core's `PoolConfig::new` has it.
+pub(crate) const DEFAULT_WEIGHT: u64 = 1;
 
 /// An integer attribute value and where it was written.
 #[derive(Clone, Copy)]
@@ -86,69 +45,69 @@ pub(crate) struct Attrs {
     /// `budget = B`.
     pub(crate) budget: Option<Int>,
     /// Keys given, valid or not (for duplicates).
-    given: Vec<String>,
+    given: Vec<Key>,
     /// Keys given or suggested for a misspelled key: a key the user tried
     /// to set is not reported missing on top of its own error.
-    attempted: Vec<String>,
+    attempted: Vec<Key>,
 }
 
 impl Attrs {
-    /// Parses every `#[paas(...)]` among `attrs` for `place`, recording errors.
-    pub(crate) fn parse(attrs: &[Attribute], place: Place, errors: &mut Errors) -> Attrs {
+    /// Parses every `#[paas(...)]` among `attrs` for `place`, recording errors in `cx`.
+    pub(crate) fn parse(attrs: &[Attribute], place: Place, cx: &mut Ctxt) -> Attrs {
         let mut out = Attrs::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("paas")) {
             let metas = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
             {
                 Ok(metas) => metas,
                 Err(err) => {
-                    errors.push(err);
+                    cx.push(err);
                     continue;
                 }
             };
             for meta in &metas {
-                out.parse_one(meta, place, errors);
+                out.parse_one(meta, place, cx);
             }
         }
         out
     }
 
-    fn parse_one(&mut self, meta: &Meta, place: Place, errors: &mut Errors) {
+    fn parse_one(&mut self, meta: &Meta, place: Place, cx: &mut Ctxt) {
+        let accepted: Vec<&str> = place.keys().map(Key::name).collect();
         let Some(ident) = meta.path().get_ident() else {
-            errors.spanned(
+            cx.spanned(
                 meta.path(),
                 format!(
                     "expected a key such as {}, found a path",
-                    quoted_list(place.keys()).unwrap_or_else(|| "`workers`".into())
+                    quoted_list(&accepted).unwrap_or_else(|| format!("`{}`", Key::Workers.name()))
                 ),
             );
             return;
         };
-        let key = ident.to_string();
-        if !place.keys().contains(&key.as_str()) {
-            if let Some(suggestion) = did_you_mean(&key, place.keys()) {
-                self.attempted.push(suggestion.to_string());
+        let written = ident.to_string();
+        let Some(key) = Key::named(&written).filter(|key| key.allowed_on(place)) else {
+            if let Some(suggestion) = did_you_mean(&written, &accepted).and_then(Key::named) {
+                self.attempted.push(suggestion);
             }
-            errors.spanned(ident, unknown_key_message(&key, place));
+            cx.spanned(ident, unknown_key_message(&written, place, &accepted));
             return;
-        }
+        };
         if self.given.contains(&key) {
-            errors.spanned(
+            cx.spanned(
                 ident,
-                format!("duplicate key `{key}`: each key may be given once per item"),
+                format!("duplicate key `{written}`: each key may be given once per item"),
             );
             return;
         }
-        self.given.push(key.clone());
-        self.attempted.push(key.clone());
-        match key.as_str() {
-            "crate" => self.krate = crate_path(meta, errors),
-            "no_display" => self.no_display = flag(meta, &key, errors),
-            "backend" => self.backend = flag(meta, &key, errors),
-            "name" => self.name = name(meta, errors),
-            "workers" => self.workers = integer(meta, &key, errors),
-            "weight" => self.weight = integer(meta, &key, errors),
-            "budget" => self.budget = integer(meta, &key, errors),
-            _ => {}
+        self.given.push(key);
+        self.attempted.push(key);
+        match key {
+            Key::Crate => self.krate = crate_path(meta, key, cx),
+            Key::NoDisplay => self.no_display = flag(meta, key, cx),
+            Key::Backend => self.backend = flag(meta, key, cx),
+            Key::Name => self.name = name(meta, key, cx),
+            Key::Workers => self.workers = integer(meta, key, cx),
+            Key::Weight => self.weight = integer(meta, key, cx),
+            Key::Budget => self.budget = integer(meta, key, cx),
         }
     }
 }
@@ -156,11 +115,12 @@ impl Attrs {
 impl Attrs {
     /// Whether the user set `key` or tried to (even with an invalid value or
     /// a misspelling).
-    pub(crate) fn attempted(&self, key: &str) -> bool {
-        self.attempted.iter().any(|k| k == key)
+    pub(crate) fn attempted(&self, key: Key) -> bool {
+        self.attempted.contains(&key)
     }
 }
 
+/// `` `a`, `b` ``, or `None` for no keys.
 fn quoted_list(keys: &[&str]) -> Option<String> {
     if keys.is_empty() {
         return None;
@@ -173,21 +133,20 @@ fn quoted_list(keys: &[&str]) -> Option<String> {
     )
 }
 
-fn unknown_key_message(key: &str, place: Place) -> String {
+/// The error for `written`, a key `place` does not accept (`accepted`).
+fn unknown_key_message(written: &str, place: Place, accepted: &[&str]) -> String {
     let here = place.describe();
-    if let Some(home) = home_of(key) {
-        let example = match key {
-            "crate" => "crate = path".to_string(),
-            "name" => "name = \"...\"".to_string(),
-            "workers" | "weight" | "budget" => format!("{key} = N"),
-            _ => key.to_string(),
-        };
-        return format!("`{key}` cannot be used on {here}: `#[paas({example})]` belongs {home}");
+    if let Some(key) = Key::named(written) {
+        return format!(
+            "`{written}` cannot be used on {here}: `{}` belongs {}",
+            key.attribute(),
+            key.home()
+        );
     }
-    let mut message = format!("unknown key `{key}` in `#[paas(...)]` on {here}");
-    if let Some(suggestion) = did_you_mean(key, place.keys()) {
+    let mut message = format!("unknown key `{written}` in `#[paas(...)]` on {here}");
+    if let Some(suggestion) = did_you_mean(written, accepted) {
         message.push_str(&format!("; did you mean `{suggestion}`?"));
-    } else if let Some(list) = quoted_list(place.keys()) {
+    } else if let Some(list) = quoted_list(accepted) {
         message.push_str(&format!("; expected one of: {list}"));
     } else {
         message.push_str("; no keys are accepted here");
@@ -196,13 +155,17 @@ fn unknown_key_message(key: &str, place: Place) -> String {
 }
 
 /// A key that takes no value, like `backend`.
-fn flag(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Span> {
+fn flag(meta: &Meta, key: Key, cx: &mut Ctxt) -> Option<Span> {
     match meta {
         Meta::Path(path) => Some(path.span()),
         _ => {
-            errors.spanned(
+            cx.spanned(
                 meta,
-                format!("`{key}` takes no value: write `#[paas({key})]`"),
+                format!(
+                    "`{}` takes no value: write `{}`",
+                    key.name(),
+                    key.attribute()
+                ),
             );
             None
         }
@@ -210,21 +173,26 @@ fn flag(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Span> {
 }
 
 /// The value of `key = value`, or an error saying what was expected.
-fn value<'m>(meta: &'m Meta, key: &str, example: &str, errors: &mut Errors) -> Option<&'m Expr> {
+fn value<'m>(meta: &'m Meta, key: Key, cx: &mut Ctxt) -> Option<&'m Expr> {
     match meta {
         Meta::NameValue(nv) => Some(&nv.value),
         _ => {
-            errors.spanned(
+            let name = key.name();
+            cx.spanned(
                 meta,
-                format!("`{key}` needs a value: write `#[paas({key} = {example})]`"),
+                format!(
+                    "`{name}` needs a value: write `#[paas({name} = {})]`",
+                    key.value().example()
+                ),
             );
             None
         }
     }
 }
 
-fn crate_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
-    let expr = value(meta, "crate", "path::to::paas_core", errors)?;
+/// `crate = path`, or `crate = "path"`.
+fn crate_path(meta: &Meta, key: Key, cx: &mut Ctxt) -> Option<Path> {
+    let expr = value(meta, key, cx)?;
     match expr {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => Some(p.path.clone()),
         Expr::Lit(ExprLit {
@@ -232,29 +200,33 @@ fn crate_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
         }) => match s.parse::<Path>() {
             Ok(path) => Some(path),
             Err(_) => {
-                errors.spanned(s, "expected a path such as `::my_crate::paas_core`");
+                cx.spanned(s, "expected a path such as `::my_crate::paas_core`");
                 None
             }
         },
         _ => {
-            errors.spanned(
+            cx.spanned(
                 expr,
-                "expected the path paas-core is reachable at, such as `crate = ::my_crate::paas_core`",
+                format!(
+                    "expected the path paas-core is reachable at, such as `{} = ::my_crate::paas_core`",
+                    key.name()
+                ),
             );
             None
         }
     }
 }
 
-fn name(meta: &Meta, errors: &mut Errors) -> Option<LitStr> {
-    let expr = value(meta, "name", "\"...\"", errors)?;
+/// A backend name: a string literal without whitespace.
+fn name(meta: &Meta, key: Key, cx: &mut Ctxt) -> Option<LitStr> {
+    let expr = value(meta, key, cx)?;
     if let Expr::Lit(ExprLit {
         lit: Lit::Str(s), ..
     }) = expr
     {
         let text = s.value();
         if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            errors.spanned(
+            cx.spanned(
                 s,
                 "a backend name must be non-empty and contain no whitespace",
             );
@@ -262,21 +234,23 @@ fn name(meta: &Meta, errors: &mut Errors) -> Option<LitStr> {
         }
         Some(s.clone())
     } else {
-        errors.spanned(
+        let name = key.name();
+        cx.spanned(
             expr,
-            "`name` takes a string literal, such as `#[paas(name = \"sp1-gpu\")]`",
+            format!("`{name}` takes a string literal, such as `#[paas({name} = \"sp1-gpu\")]`"),
         );
         None
     }
 }
 
 /// A non-negative integer literal (`workers`, `weight`, `budget`).
-fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
-    let expr = value(meta, key, "4", errors)?;
+fn integer(meta: &Meta, key: Key, cx: &mut Ctxt) -> Option<Int> {
+    let expr = value(meta, key, cx)?;
+    let (key, example) = (key.name(), key.value().example());
     let kind = match expr {
         Expr::Lit(ExprLit { lit, .. }) => match lit {
             Lit::Int(int) if int.base10_digits().starts_with('-') => {
-                errors.spanned(int, format!("`{key}` cannot be negative"));
+                cx.spanned(int, format!("`{key}` cannot be negative"));
                 return None;
             }
             Lit::Int(int) => {
@@ -286,7 +260,7 @@ fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
                         span: int.span(),
                     }),
                     Err(_) => {
-                        errors.spanned(int, format!("`{key}` must fit in a `u64`"));
+                        cx.spanned(int, format!("`{key}` must fit in a `u64`"));
                         None
                     }
                 };
@@ -304,14 +278,14 @@ fn integer(meta: &Meta, key: &str, errors: &mut Errors) -> Option<Int> {
             _ => "a literal of another kind".to_string(),
         },
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
-            errors.spanned(expr, format!("`{key}` cannot be negative"));
+            cx.spanned(expr, format!("`{key}` cannot be negative"));
             return None;
         }
         _ => "an expression: only integer literals are supported".to_string(),
     };
-    errors.spanned(
+    cx.spanned(
         expr,
-        format!("`{key}` takes an integer such as `{key} = 4`, found {kind}"),
+        format!("`{key}` takes an integer such as `{key} = {example}`, found {kind}"),
     );
     None
 }

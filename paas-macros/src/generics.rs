@@ -64,8 +64,18 @@ pub(crate) fn where_clause(generics: &Generics, extra: &[TokenStream]) -> TokenS
     quote!(where #(#own,)* #(#extra,)*)
 }
 
+/// `where` + the input's own predicates + `FieldTy: bound` for each field
+/// type in `types` that mentions a parameter (or nothing if that is empty).
+pub(crate) fn where_fields<'t>(
+    generics: &Generics,
+    types: impl IntoIterator<Item = &'t Type>,
+    bound: &TokenStream,
+) -> TokenStream {
+    where_clause(generics, &field_bounds(generics, types, bound))
+}
+
 /// `FieldTy: bound` for each distinct field type that mentions a parameter.
-pub(crate) fn field_bounds<'t>(
+fn field_bounds<'t>(
     generics: &Generics,
     types: impl IntoIterator<Item = &'t Type>,
     bound: &TokenStream,

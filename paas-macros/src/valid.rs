@@ -3,60 +3,49 @@
 
 use std::collections::HashMap;
 
+use proc_macro2::Span;
 use quote::ToTokens;
 
-use crate::ast::{Data, Input, Style};
-use crate::ctxt::Errors;
+use crate::ast::{Data, Derive, Fields, Input, Style};
+use crate::attr::DEFAULT_WEIGHT;
+use crate::ctxt::Ctxt;
+use crate::keys::Key;
 
 impl Input<'_> {
+    /// Runs the checks of the input's derive.
+    pub(crate) fn validate(&self, cx: &mut Ctxt) {
+        match self.derive {
+            Derive::TaskId => self.validate_task_id(cx),
+            Derive::Backend => self.validate_backend(cx),
+        }
+    }
+
     /// Checks a `#[derive(TaskId)]` input.
-    pub(crate) fn validate_task_id(&self, errors: &mut Errors) {
+    fn validate_task_id(&self, cx: &mut Ctxt) {
         match &self.data {
-            Data::Union { token } => errors.at(
+            Data::Union { token } => cx.at(
                 *token,
                 "`#[derive(TaskId)]` cannot be used on a union: a task id must be a struct or an enum",
             ),
-            Data::Struct { fields, .. } => {
-                let mut marked = fields.backend_fields();
-                if let Some(first) = marked.next() {
-                    for extra in marked {
-                        errors.at(
-                            extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
-                            format!(
-                                "only one field can be marked `#[paas(backend)]`; `{}` is already marked",
-                                first.member.to_token_stream()
-                            ),
-                        );
-                    }
-                }
-            }
+            Data::Struct { fields, .. } => one_backend_field(fields, "", cx),
             Data::Enum { variants } => {
-                let routed: Vec<_> = variants
+                let routed = variants
                     .iter()
-                    .filter(|v| v.fields.backend_fields().next().is_some())
-                    .collect();
+                    .find(|v| v.fields.backend_fields().next().is_some());
                 for variant in variants {
-                    let mut marked = variant.fields.backend_fields();
-                    match (marked.next(), routed.first()) {
-                        (Some(first), _) => {
-                            for extra in marked {
-                                errors.at(
-                                    extra.attrs.backend.unwrap_or_else(proc_macro2::Span::call_site),
-                                    format!(
-                                        "only one field per variant can be marked `#[paas(backend)]`; `{}` is already marked",
-                                        first.member.to_token_stream()
-                                    ),
-                                );
-                            }
-                        }
-                        (None, Some(example)) => errors.spanned(
+                    one_backend_field(&variant.fields, " per variant", cx);
+                    if let Some(example) = routed
+                        && variant.fields.backend_fields().next().is_none()
+                    {
+                        cx.spanned(
                             variant.ident,
                             format!(
-                                "variant `{}` has no `#[paas(backend)]` field, but `{}` has one: when one variant marks its backend field, every variant must (or implement `RouteTo` by hand)",
-                                variant.ident, example.ident
+                                "variant `{}` has no `{}` field, but `{}` has one: when one variant marks its backend field, every variant must (or implement `RouteTo` by hand)",
+                                variant.ident,
+                                Key::Backend.attribute(),
+                                example.ident
                             ),
-                        ),
-                        (None, None) => {}
+                        );
                     }
                 }
             }
@@ -64,18 +53,18 @@ impl Input<'_> {
     }
 
     /// Checks a `#[derive(Backend)]` input.
-    pub(crate) fn validate_backend(&self, errors: &mut Errors) {
+    fn validate_backend(&self, cx: &mut Ctxt) {
         let variants = match &self.data {
             Data::Enum { variants } => variants,
             Data::Struct { token, .. } => {
-                errors.at(
+                cx.at(
                     *token,
                     "`#[derive(Backend)]` only works on a fieldless enum with one variant per backend, not on a struct",
                 );
                 return;
             }
             Data::Union { token } => {
-                errors.at(
+                cx.at(
                     *token,
                     "`#[derive(Backend)]` only works on a fieldless enum with one variant per backend, not on a union",
                 );
@@ -83,13 +72,13 @@ impl Input<'_> {
             }
         };
         if !self.generics.params.is_empty() {
-            errors.spanned(
+            cx.spanned(
                 self.generics,
                 "a `#[derive(Backend)]` enum cannot have generic parameters",
             );
         }
         if variants.is_empty() {
-            errors.spanned(
+            cx.spanned(
                 self.ident,
                 "a `#[derive(Backend)]` enum needs at least one variant: one per backend",
             );
@@ -98,7 +87,7 @@ impl Input<'_> {
         let mut fields: HashMap<String, &syn::Ident> = HashMap::new();
         for variant in variants {
             if variant.fields.style != Style::Unit {
-                errors.at(
+                cx.at(
                     variant.fields.span,
                     format!(
                         "backend variant `{}` cannot have fields: a backend is a fieldless enum variant",
@@ -108,25 +97,29 @@ impl Input<'_> {
             }
             let attrs = &variant.attrs;
             match attrs.workers {
-                None if attrs.attempted("workers") => {}
-                None => errors.spanned(
+                None if attrs.attempted(Key::Workers) => {}
+                None => cx.spanned(
                     variant.ident,
                     format!(
-                        "backend `{}` needs a worker count: add `#[paas(workers = N)]` to the variant",
-                        variant.ident
+                        "backend `{}` needs a worker count: add `{}` to the variant",
+                        variant.ident,
+                        Key::Workers.attribute()
                     ),
                 ),
-                Some(workers) if workers.value == 0 => errors.at(
+                Some(workers) if workers.value == 0 => cx.at(
                     workers.span,
-                    "`workers = 0` gives a pool that can never run a task: use at least 1",
+                    format!(
+                        "`{} = 0` gives a pool that can never run a task: use at least 1",
+                        Key::Workers.name()
+                    ),
                 ),
                 Some(_) => {}
             }
             if let Some(budget) = attrs.budget {
-                let weight = attrs.weight.map_or(1, |w| w.value);
+                let weight = attrs.weight.map_or(DEFAULT_WEIGHT, |w| w.value);
                 if weight > budget.value {
                     let span = attrs.weight.map_or(budget.span, |w| w.span);
-                    errors.at(
+                    cx.at(
                         span,
                         format!(
                             "the default weight {weight} exceeds the pool budget {}: no task could ever start",
@@ -142,14 +135,15 @@ impl Input<'_> {
                     Some(lit) => lit,
                     None => variant.ident,
                 };
-                errors.spanned(
+                cx.spanned(
                     at,
                     format!(
-                        "backend name `{name}` is already used by variant `{previous}`; give one of them `#[paas(name = \"...\")]`"
+                        "backend name `{name}` is already used by variant `{previous}`; give one of them `{}`",
+                        Key::Name.attribute()
                     ),
                 );
             } else if let Some(previous) = fields.insert(field.clone(), variant.ident) {
-                errors.spanned(
+                cx.spanned(
                     variant.ident,
                     format!(
                         "variants `{previous}` and `{}` would both be the pools field `{field}`: rename one of them",
@@ -158,5 +152,24 @@ impl Input<'_> {
                 );
             }
         }
+    }
+}
+
+/// At most one of `fields` may be marked `#[paas(backend)]`; `scope` ends
+/// "only one field" in the message (`" per variant"`).
+fn one_backend_field(fields: &Fields<'_>, scope: &str, cx: &mut Ctxt) {
+    let mut marked = fields.backend_fields();
+    let Some(first) = marked.next() else {
+        return;
+    };
+    for extra in marked {
+        cx.at(
+            extra.attrs.backend.unwrap_or_else(Span::call_site),
+            format!(
+                "only one field{scope} can be marked `{}`; `{}` is already marked",
+                Key::Backend.attribute(),
+                first.member.to_token_stream()
+            ),
+        );
     }
 }

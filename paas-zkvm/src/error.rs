@@ -1,6 +1,6 @@
 //! [`ZkVmError`]: what can go wrong in a zkVM, and what the service does about it.
 
-use paas_core::ProveError;
+use paas_core::{ProveError, ProveErrorKind};
 
 /// A zkVM failure (the zkaleido set of kinds).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,36 +42,35 @@ pub enum ZkVmError {
 }
 
 impl ZkVmError {
-    /// Whether the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ZkVmError::NetworkRetryableError(_) | ZkVmError::ProofNotReady(_) | ZkVmError::Other(_)
-        )
-    }
-}
-
-impl From<ZkVmError> for ProveError {
-    /// Network trouble and unfinished remote proofs retry; a proof that is not
-    /// ready is "not ready"; guest failures, bad ELF, bad input, bad keys and
-    /// failed verification are permanent.
-    fn from(err: ZkVmError) -> Self {
-        let message = err.to_string();
-        match err {
-            ZkVmError::ProofNotReady(_) => ProveError::not_ready(message),
-            ZkVmError::NetworkRetryableError(_) | ZkVmError::Other(_) => {
-                ProveError::transient(message)
-            }
-            _ => ProveError::permanent(message),
+    /// What the service does about it (the one place this rule lives):
+    /// network trouble and anything unclassified retry; an unfinished remote
+    /// proof is "not ready"; guest failures, a bad ELF, bad input, bad keys
+    /// and failed verification are permanent.
+    ///
+    /// ```
+    /// use paas_core::ProveErrorKind;
+    /// use paas_zkvm::ZkVmError;
+    ///
+    /// assert_eq!(ZkVmError::InvalidInput("x".into()).kind(), ProveErrorKind::Permanent);
+    /// assert_eq!(ZkVmError::ProofNotReady("x".into()).kind(), ProveErrorKind::NotReady);
+    /// ```
+    pub fn kind(&self) -> ProveErrorKind {
+        match self {
+            ZkVmError::ProofNotReady(_) => ProveErrorKind::NotReady,
+            ZkVmError::NetworkRetryableError(_) | ZkVmError::Other(_) => ProveErrorKind::Transient,
+            _ => ProveErrorKind::Permanent,
         }
     }
 }
 
-/// The message of a caught panic (`panic!` with a string or a format).
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic".into())
+impl From<ZkVmError> for ProveError {
+    /// A prove error of the error's [`kind`](ZkVmError::kind).
+    fn from(err: ZkVmError) -> Self {
+        let message = err.to_string();
+        match err.kind() {
+            ProveErrorKind::NotReady => ProveError::not_ready(message),
+            ProveErrorKind::Transient => ProveError::transient(message),
+            _ => ProveError::permanent(message),
+        }
+    }
 }

@@ -10,11 +10,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
+use paas_core::prover::panic_message;
 use sha2::{Digest, Sha256};
 
 use crate::ZkVmError;
 use crate::env::{NativeEnv, ZkVmEnv};
-use crate::error::panic_message;
 use crate::host::ZkVmHost;
 use crate::program::ZkVmProgram;
 use crate::vocab::{

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use paas_core::prover::panic_message;
 use sp1_sdk::{
     CpuProver, Elf, ExecutionReport, HashableKey, MockProver, ProveRequest, Prover, ProverClient,
     ProvingKey, SP1_CIRCUIT_VERSION, SP1ProofMode, SP1ProofWithPublicValues, SP1ProvingKey,
@@ -28,7 +29,6 @@ use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
 use crate::ZkVmError;
-use crate::error::panic_message;
 use crate::host::ZkVmHost;
 use crate::program::ZkVmProgram;
 use crate::vocab::{

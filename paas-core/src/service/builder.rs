@@ -3,11 +3,12 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::backend::{Backend, BackendMap, PoolConfig, PoolConfigError};
+use crate::backend::{Backend, BackendMap, PoolConfig};
 use crate::prover::Prover;
-use crate::retry::{RetryPolicy, RetryPolicyError};
-use crate::store::{MemoryStore, StoreError, TaskStore};
+use crate::retry::RetryPolicy;
+use crate::store::{MemoryStore, TaskStore};
 
+use super::StartError;
 use super::handle::ProverHandle;
 
 /// What `submit` does when a backend's queue is full.
@@ -36,10 +37,19 @@ pub struct ServiceConfig<B: Backend> {
     pub overflow: Overflow,
     /// Capacity of the handle-to-service command channel.
     pub command_capacity: usize,
-    /// How long a cancelled proof may take to return before it is abandoned.
+    /// How long a proof whose token fired (a cancel, the time limit, a
+    /// shutdown) may take to return before it is dropped.
     pub cancel_grace: Duration,
     /// How long a claim is valid; shared stores use it to detect dead workers.
     pub lease_ttl: Duration,
+    /// How many changes an [`EventStream`](super::EventStream) may fall
+    /// behind before it is told it missed some.
+    pub event_capacity: usize,
+    /// Whether a panic in a prover skips the process's panic hook (`true`,
+    /// the default): the task's failure carries the message and where it
+    /// happened, and the service logs it, with no backtrace on stderr per
+    /// panic. `false` leaves panics to the hook as usual.
+    pub quiet_panics: bool,
 }
 
 impl<B: Backend> Default for ServiceConfig<B> {
@@ -53,38 +63,10 @@ impl<B: Backend> Default for ServiceConfig<B> {
             command_capacity: 1024,
             cancel_grace: Duration::from_secs(5),
             lease_ttl: Duration::from_secs(30),
+            event_capacity: 4096,
+            quiet_panics: true,
         }
     }
-}
-
-/// Why a service did not start.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// A pool configuration is unusable.
-    #[error("pool of backend `{backend}`: {source}")]
-    Pool {
-        /// The backend.
-        backend: &'static str,
-        /// What is wrong.
-        source: PoolConfigError,
-    },
-    /// The retry policy is unusable.
-    #[error("retry policy: {0}")]
-    Retry(#[from] RetryPolicyError),
-    /// A capacity was zero or too large.
-    #[error("{what} must be between 1 and {max}, got {got}")]
-    Capacity {
-        /// Which setting.
-        what: &'static str,
-        /// The value given.
-        got: usize,
-        /// The largest allowed value.
-        max: usize,
-    },
-    /// The store could not be read or recovered.
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
 }
 
 /// The store a new builder starts with: in memory.
@@ -159,10 +141,19 @@ impl<P: Prover, S: TaskStore<P::TaskId, P::Backend, P::Output>> ServiceBuilder<P
         self
     }
 
-    /// Limits one attempt on `backend` to `limit`; a proof past it is
-    /// cancelled and counts as a transient failure.
+    /// Limits one attempt on `backend` to `limit`. Past it, the attempt's
+    /// token fires and the prover gets the cancel grace to return; a proof
+    /// returned by then still counts, anything else is a transient failure
+    /// ([`FailureKind::TimedOut`](crate::lifecycle::FailureKind::TimedOut)).
     pub fn timeout(mut self, backend: P::Backend, limit: Duration) -> Self {
         self.config.timeouts[backend] = Some(limit);
+        self
+    }
+
+    /// Limits one attempt on every backend to `limit` (see
+    /// [`timeout`](Self::timeout)).
+    pub fn timeout_all(mut self, limit: Duration) -> Self {
+        self.config.timeouts = BackendMap::from_fn(|_| Some(limit));
         self
     }
 
@@ -178,9 +169,37 @@ impl<P: Prover, S: TaskStore<P::TaskId, P::Backend, P::Output>> ServiceBuilder<P
         self
     }
 
-    /// How long a cancelled proof may take to return before it is abandoned.
+    /// How long a proof whose token fired may take to return before it is
+    /// dropped (default 5 s).
     pub fn cancel_grace(mut self, grace: Duration) -> Self {
         self.config.cancel_grace = grace;
+        self
+    }
+
+    /// How long a claim is valid before a shared store may hand the task to
+    /// another worker (default 30 s).
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.config.lease_ttl = ttl;
+        self
+    }
+
+    /// Bounds the handle-to-service command channel (default 1024).
+    pub fn command_capacity(mut self, capacity: usize) -> Self {
+        self.config.command_capacity = capacity;
+        self
+    }
+
+    /// How far an event stream may fall behind before it is told it missed
+    /// changes (default 4096).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.config.event_capacity = capacity;
+        self
+    }
+
+    /// Whether prover panics skip the process's panic hook (default `true`;
+    /// see [`ServiceConfig::quiet_panics`]).
+    pub fn quiet_panics(mut self, quiet: bool) -> Self {
+        self.config.quiet_panics = quiet;
         self
     }
 
@@ -213,10 +232,29 @@ fn validate<B: Backend>(config: &ServiceConfig<B>) -> Result<(), StartError> {
     for (what, got, max) in [
         ("queue_capacity", config.queue_capacity, MAX_QUEUE),
         ("command_capacity", config.command_capacity, 1 << 20),
+        ("event_capacity", config.event_capacity, 1 << 20),
     ] {
         if got == 0 || got > max {
             return Err(StartError::Capacity { what, got, max });
         }
+    }
+    if config.lease_ttl.is_zero() {
+        return Err(StartError::Duration {
+            what: "lease_ttl",
+            rule: "more than zero",
+            got: config.lease_ttl,
+        });
+    }
+    let zero_timeout = config
+        .timeouts
+        .iter()
+        .find_map(|(_, t)| t.filter(Duration::is_zero));
+    if let Some(limit) = zero_timeout {
+        return Err(StartError::Duration {
+            what: "timeout",
+            rule: "more than zero",
+            got: limit,
+        });
     }
     Ok(())
 }

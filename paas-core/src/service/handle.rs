@@ -4,79 +4,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use super::admission::{Admission, Room};
+use super::command::{Bk, Command, Id, NewTask, Out, Query, Reply};
+use super::events::{EventStream, TaskWatch};
+use super::types::{
+    CancelOutcome, RetryOutcome, ShutdownReport, Submission, Submitted, Summary, TaskInfo,
+    TaskOutcome,
+};
+use super::{ExecuteError, ServiceError};
 use crate::backend::{Backend, BackendMap, PoolConfig};
 use crate::lifecycle::{Status, Task};
 use crate::prover::Prover;
 
-use super::builder::Overflow;
-use super::types::{
-    CancelOutcome, ExecuteError, ServiceError, ShutdownReport, Submission, Submitted, Summary,
-    TaskInfo, TaskOutcome,
-};
-
-pub(super) type Id<P> = <P as Prover>::TaskId;
-pub(super) type Bk<P> = <P as Prover>::Backend;
-pub(super) type Out<P> = <P as Prover>::Output;
-pub(super) type Reply<T> = oneshot::Sender<Result<T, ServiceError>>;
-
-/// Ids per [`Command::Wait`]: `wait_all` registers a long list in pieces.
+/// Ids per [`Query::Wait`]: `wait_all` registers a long list in pieces.
 const WAIT_CHUNK: usize = 4096;
-
-/// A task on its way into the service.
-pub(super) struct NewTask<P: Prover> {
-    pub(super) task: Task<Id<P>, crate::lifecycle::Pending>,
-    pub(super) backend: Bk<P>,
-    pub(super) weight: u64,
-}
-
-pub(super) enum Command<P: Prover> {
-    Submit {
-        tasks: Vec<NewTask<P>>,
-        reply: Reply<Vec<Submitted>>,
-    },
-    /// Answered at once (every id known, or the error); the receiver then
-    /// gets the outcomes, in the order of `ids`, when the last one finishes.
-    Wait {
-        ids: Vec<Id<P>>,
-        reply: Reply<oneshot::Receiver<Vec<TaskOutcome<Out<P>>>>>,
-    },
-    Status {
-        id: Id<P>,
-        reply: Reply<Option<TaskInfo<Bk<P>>>>,
-    },
-    Subscribe {
-        id: Id<P>,
-        reply: Reply<watch::Receiver<TaskInfo<Bk<P>>>>,
-    },
-    Cancel {
-        id: Id<P>,
-        reply: Reply<CancelOutcome>,
-    },
-    Proof {
-        id: Id<P>,
-        reply: Reply<Option<Out<P>>>,
-    },
-    /// The status of each id, `None` for ids never submitted.
-    Lookup {
-        ids: Vec<Id<P>>,
-        reply: Reply<Vec<Option<Status>>>,
-    },
-    Shutdown {
-        grace: Duration,
-        reply: Reply<ShutdownReport<Id<P>>>,
-    },
-}
 
 /// State shared by all handles and the service.
 pub(super) struct Shared<P: Prover> {
     pub(super) prover: Arc<P>,
     pub(super) pools: BackendMap<Bk<P>, PoolConfig>,
-    /// Permits = free room in each backend's queue of unfinished tasks.
-    pub(super) admission: BackendMap<Bk<P>, Semaphore>,
-    pub(super) capacity: usize,
-    pub(super) overflow: Overflow,
+    /// The bounded queues.
+    pub(super) admission: Admission<Bk<P>>,
     pub(super) accepting: AtomicBool,
     pub(super) crash: OnceLock<String>,
     pub(super) summary: watch::Receiver<Summary<Bk<P>>>,
@@ -135,6 +85,27 @@ impl<P: Prover> ProverHandle<P> {
         }
     }
 
+    /// Sends a command whose queue `room` the service takes over, and
+    /// waits for its answer.
+    async fn call_with_room<T>(
+        &self,
+        room: Room<'_>,
+        make: impl FnOnce(Reply<T>) -> Command<P>,
+    ) -> Result<T, ServiceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| self.shared.stopped())?;
+        // The service owns the room now: it gives it back as the tasks
+        // finish, or at once if it did not take them.
+        room.keep();
+        match rx.await {
+            Ok(answer) => answer,
+            Err(_) => Err(self.dropped().await),
+        }
+    }
+
     /// Why the service dropped a call without answering it: it is stopping.
     /// A crashing service drops pending calls before it records the reason,
     /// and closes its command channel only after, so wait for the channel.
@@ -150,7 +121,7 @@ impl<P: Prover> ProverHandle<P> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::QueueFull`] (with [`Overflow::Reject`]),
+    /// [`ServiceError::QueueFull`] (with [`Overflow::Reject`](super::Overflow::Reject)),
     /// [`ServiceError::TooHeavy`], [`ServiceError::ShuttingDown`], or the
     /// service has stopped.
     ///
@@ -170,8 +141,8 @@ impl<P: Prover> ProverHandle<P> {
     /// store transaction for the whole batch. Returns what happened to each,
     /// in order.
     ///
-    /// With [`Overflow::Wait`] this waits until every backend in the batch has
-    /// room for its share of it.
+    /// With [`Overflow::Wait`](super::Overflow::Wait) this waits until every
+    /// backend in the batch has room for its share of it.
     ///
     /// # Errors
     ///
@@ -186,32 +157,15 @@ impl<P: Prover> ProverHandle<P> {
         &self,
         tasks: impl IntoIterator<Item = T>,
     ) -> Result<Vec<Submitted>, ServiceError> {
-        if !self.shared.accepting.load(Ordering::Acquire) {
-            return Err(if self.tx.is_closed() {
-                self.shared.stopped()
-            } else {
-                ServiceError::ShuttingDown
-            });
-        }
+        self.check_accepting()?;
         let shared = &*self.shared;
-        let mut per_backend = BackendMap::<Bk<P>, usize>::default();
+        let mut need = BackendMap::<Bk<P>, usize>::default();
         let mut batch = Vec::new();
         for t in tasks {
             let Submission { id, priority } = t.into();
             let backend = shared.prover.backend(&id);
-            let pool = &shared.pools[backend];
-            let weight = shared.prover.weight(&id).unwrap_or(pool.weight);
-            if let Some(budget) = pool.budget
-                && weight > budget
-            {
-                return Err(ServiceError::TooHeavy {
-                    task: id.to_string(),
-                    backend: backend.name(),
-                    weight,
-                    budget,
-                });
-            }
-            per_backend[backend] += 1;
+            let weight = self.weight_of(&id, backend)?;
+            need[backend] += 1;
             batch.push(NewTask {
                 task: Task::with_priority(id, priority),
                 backend,
@@ -224,25 +178,28 @@ impl<P: Prover> ProverHandle<P> {
         // Queue room for the batch. When a queue is full, ids the service
         // already knows need no room (a resubmit is answered `Existing`), so
         // look them up and ask room only for the new ones.
+        let stopped = || shared.stopped();
         let mut known: Vec<Option<Status>> = Vec::new();
-        let permits = match self.try_room(&per_backend)? {
-            Some(permits) => permits,
+        let room = match shared.admission.try_take(&need, stopped)? {
+            Some(room) => room,
             None => {
                 let ids = batch
                     .iter()
                     .map(|t: &NewTask<P>| t.task.id().clone())
                     .collect();
-                known = self.call(|reply| Command::Lookup { ids, reply }).await?;
+                known = self
+                    .call(|reply| Command::Query(Query::Lookup { ids, reply }))
+                    .await?;
                 let mut fresh = Vec::with_capacity(batch.len());
-                per_backend = BackendMap::default();
+                need = BackendMap::default();
                 for (task, status) in batch.into_iter().zip(&known) {
                     if status.is_none() {
-                        per_backend[task.backend] += 1;
+                        need[task.backend] += 1;
                         fresh.push(task);
                     }
                 }
                 batch = fresh;
-                self.wait_for_room(&per_backend).await?
+                shared.admission.take(&need, stopped).await?
             }
         };
         if batch.is_empty() {
@@ -251,20 +208,12 @@ impl<P: Prover> ProverHandle<P> {
                 .map(|s| Submitted::Existing(s.unwrap_or(Status::Pending)))
                 .collect());
         }
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Submit {
+        let results = self
+            .call_with_room(room, |reply| Command::Submit {
                 tasks: batch,
                 reply,
             })
-            .await
-            .map_err(|_| shared.stopped())?;
-        // The service now owns the queue room: it gives it back as tasks finish.
-        permits.into_iter().for_each(|p| p.forget());
-        let results = match rx.await {
-            Ok(answer) => answer?,
-            Err(_) => return Err(self.dropped().await),
-        };
+            .await?;
         if known.is_empty() {
             return Ok(results);
         }
@@ -279,58 +228,30 @@ impl<P: Prover> ProverHandle<P> {
             .collect())
     }
 
-    /// Takes queue room for `per_backend` tasks if it is free now; `None`
-    /// if some backend's queue is too full.
-    fn try_room(
-        &self,
-        per_backend: &BackendMap<Bk<P>, usize>,
-    ) -> Result<Option<Vec<SemaphorePermit<'_>>>, ServiceError> {
-        let shared = &*self.shared;
-        let mut permits = Vec::new();
-        for (backend, &n) in per_backend.iter().filter(|(_, n)| **n > 0) {
-            let Ok(n) = u32::try_from(n) else {
-                return Ok(None);
-            };
-            match shared.admission[backend].try_acquire_many(n) {
-                Ok(permit) => permits.push(permit),
-                Err(TryAcquireError::NoPermits) => return Ok(None),
-                Err(TryAcquireError::Closed) => return Err(shared.stopped()),
-            }
+    /// `ShuttingDown` (or the stop reason) once the service takes no work.
+    fn check_accepting(&self) -> Result<(), ServiceError> {
+        if self.shared.accepting.load(Ordering::Acquire) {
+            Ok(())
+        } else if self.tx.is_closed() {
+            Err(self.shared.stopped())
+        } else {
+            Err(ServiceError::ShuttingDown)
         }
-        Ok(Some(permits))
     }
 
-    /// Takes queue room for `per_backend` tasks, waiting for it or failing
-    /// with `QueueFull` as the service is configured.
-    async fn wait_for_room(
-        &self,
-        per_backend: &BackendMap<Bk<P>, usize>,
-    ) -> Result<Vec<SemaphorePermit<'_>>, ServiceError> {
-        let shared = &*self.shared;
-        let mut permits = Vec::new();
-        for (backend, &n) in per_backend.iter().filter(|(_, n)| **n > 0) {
-            if n > shared.capacity {
-                return Err(ServiceError::BatchTooLarge {
-                    backend: backend.name(),
-                    size: n,
-                    capacity: shared.capacity,
-                });
-            }
-            let n = u32::try_from(n).unwrap_or(u32::MAX);
-            let sem = &shared.admission[backend];
-            let permit = match shared.overflow {
-                Overflow::Wait => sem.acquire_many(n).await.map_err(|_| shared.stopped())?,
-                Overflow::Reject => sem.try_acquire_many(n).map_err(|e| match e {
-                    TryAcquireError::NoPermits => ServiceError::QueueFull {
-                        backend: backend.name(),
-                        capacity: shared.capacity,
-                    },
-                    TryAcquireError::Closed => shared.stopped(),
-                })?,
-            };
-            permits.push(permit);
+    /// The weight of `id` in its pool, checked against the pool's budget.
+    fn weight_of(&self, id: &Id<P>, backend: Bk<P>) -> Result<u64, ServiceError> {
+        let pool = &self.shared.pools[backend];
+        let weight = self.shared.prover.weight(id).unwrap_or(pool.weight);
+        match pool.budget {
+            Some(budget) if weight > budget => Err(ServiceError::TooHeavy {
+                task: id.to_string(),
+                backend: backend.name(),
+                weight,
+                budget,
+            }),
+            _ => Ok(weight),
         }
-        Ok(permits)
     }
 
     /// Submits one task and waits for its final result.
@@ -388,7 +309,7 @@ impl<P: Prover> ProverHandle<P> {
         while ids.peek().is_some() {
             let chunk: Vec<_> = ids.by_ref().take(WAIT_CHUNK).collect();
             batches.push(
-                self.call(|reply| Command::Wait { ids: chunk, reply })
+                self.call(|reply| Command::Query(Query::Wait { ids: chunk, reply }))
                     .await?,
             );
         }
@@ -408,25 +329,64 @@ impl<P: Prover> ProverHandle<P> {
     ///
     /// The service has stopped, or its store failed.
     pub async fn status(&self, id: Id<P>) -> Result<Option<TaskInfo<Bk<P>>>, ServiceError> {
-        self.call(|reply| Command::Status { id, reply }).await
+        self.call(|reply| Command::Query(Query::Status { id, reply }))
+            .await
     }
 
-    /// Watches one task: the receiver sees every status change from now on,
-    /// and keeps the final one after the task finishes.
+    /// Watches one task: every change of its state from now on, in order,
+    /// until its final state (see [`TaskWatch`]).
     ///
     /// # Errors
     ///
     /// [`ServiceError::UnknownTask`] if the id was never submitted, or the
     /// service has stopped.
-    pub async fn subscribe(
-        &self,
-        id: Id<P>,
-    ) -> Result<watch::Receiver<TaskInfo<Bk<P>>>, ServiceError> {
-        self.call(|reply| Command::Subscribe { id, reply }).await
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use paas_core::{Backend, ProveContext, ProveError, Prover, RouteTo, Service, Status};
+    /// # #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
+    /// # enum Engine { #[paas(workers = 1)] Native }
+    /// # impl RouteTo<Engine> for u64 { fn route(&self) -> Engine { Engine::Native } }
+    /// # struct Echo;
+    /// # impl Prover for Echo {
+    /// #     type TaskId = u64; type Backend = Engine; type Output = Vec<u8>;
+    /// #     async fn prove(&self, ctx: ProveContext<u64>) -> Result<Vec<u8>, ProveError> {
+    /// #         Ok(ctx.id().to_be_bytes().to_vec())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let handle = Service::builder(Echo).start().await?;
+    /// handle.submit(7).await?;
+    /// let mut watch = handle.subscribe(7).await?;
+    /// let done = watch.wait_for(|info| info.status.is_terminal()).await;
+    /// assert_eq!(done.map(|info| info.status), Some(Status::Completed));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn subscribe(&self, id: Id<P>) -> Result<TaskWatch<Bk<P>>, ServiceError> {
+        self.call(|reply| Command::Query(Query::Subscribe { id, reply }))
+            .await
     }
 
-    /// Task counts per backend and status, updated as tasks move (no call to
-    /// the service; the receiver always holds the latest counts).
+    /// Every task's changes from now on, in the order they are recorded
+    /// (see [`EventStream`]): for a live view of the whole service. Costs
+    /// nothing while no stream is open.
+    ///
+    /// # Errors
+    ///
+    /// The service has stopped.
+    pub async fn events(&self) -> Result<EventStream<Id<P>, Bk<P>>, ServiceError> {
+        self.call(|reply| Command::Events { reply })
+            .await
+            .map(EventStream::new)
+    }
+
+    /// Task counts per backend and status, updated as tasks move (no call
+    /// to the service). The counts are published before any waiter hears of
+    /// the changes they include: once `execute` or `wait` returned, the
+    /// summary counts that task as finished.
     pub fn summary(&self) -> watch::Receiver<Summary<Bk<P>>> {
         self.shared.summary.clone()
     }
@@ -442,18 +402,50 @@ impl<P: Prover> ProverHandle<P> {
         self.call(|reply| Command::Cancel { id, reply }).await
     }
 
+    /// Gives a failed or cancelled task a new start: it is pending again,
+    /// with a fresh attempt budget (its last error stays in its record).
+    /// Other tasks are left alone: [`RetryOutcome::NotRetryable`] says why.
+    /// The task needs room in its queue, as a submit does.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownTask`] if the id was never submitted,
+    /// [`ServiceError::QueueFull`] (with
+    /// [`Overflow::Reject`](super::Overflow::Reject)),
+    /// [`ServiceError::ShuttingDown`], or the service has stopped.
+    pub async fn retry(&self, id: Id<P>) -> Result<RetryOutcome, ServiceError> {
+        self.check_accepting()?;
+        let shared = &*self.shared;
+        let backend = shared.prover.backend(&id);
+        let mut need = BackendMap::<Bk<P>, usize>::default();
+        need[backend] = 1;
+        let room = shared.admission.take(&need, || shared.stopped()).await?;
+        self.call_with_room(room, |reply| Command::Retry { id, backend, reply })
+            .await
+    }
+
     /// The proof of a completed task; `None` if it has not completed.
     ///
     /// # Errors
     ///
     /// The service has stopped, or its store failed.
-    pub async fn get_proof(&self, id: Id<P>) -> Result<Option<Out<P>>, ServiceError> {
-        self.call(|reply| Command::Proof { id, reply }).await
+    pub async fn proof(&self, id: Id<P>) -> Result<Option<Out<P>>, ServiceError> {
+        self.call(|reply| Command::Query(Query::Proof { id, reply }))
+            .await
     }
 
     /// Stops the service gracefully: no new tasks are accepted, running
-    /// proofs may finish until `grace` has passed, then the rest are cancelled
-    /// and put back in the queue. Returns what finished and what did not.
+    /// proofs may finish until `grace` has passed, then their tokens fire,
+    /// and each gets the cancel grace to return before it is dropped; the
+    /// interrupted ones go back in the queue with their attempt refunded.
+    /// So this takes at most `grace` plus the cancel grace. Returns what
+    /// finished and what did not.
+    ///
+    /// Called again while the service drains (a second Ctrl-C, say), a
+    /// shorter `grace` moves the deadline earlier, and `Duration::ZERO`
+    /// stops at once, without the cancel grace: every running attempt is
+    /// dropped and requeued with its attempt refunded. Every call gets the
+    /// same report.
     ///
     /// # Errors
     ///
@@ -465,17 +457,5 @@ impl<P: Prover> ProverHandle<P> {
     /// Whether the service has stopped.
     pub fn is_stopped(&self) -> bool {
         self.tx.is_closed()
-    }
-}
-
-impl<B: Backend> TaskInfo<B> {
-    pub(super) fn from_stored<I>(stored: &crate::store::StoredTask<I, B>) -> Self {
-        TaskInfo {
-            status: stored.record.status,
-            backend: stored.backend,
-            attempts: stored.record.meta.attempts,
-            priority: stored.record.meta.priority,
-            last_error: stored.record.meta.last_error.clone(),
-        }
     }
 }

@@ -7,6 +7,15 @@
 //! channel, each with a oneshot responder; a stopped service makes every call
 //! return [`ServiceError`], never hang.
 //!
+//! The service is cut by concern, a file each: the handle (`handle.rs`) and
+//! the command protocol (`command.rs`); the actor's loop and start-up
+//! (`actor.rs`); admission, the bounded queues (`admission.rs`); the
+//! commands that change tasks (`control.rs`) and the reads (`query.rs`);
+//! dispatch, the pools and running attempts (`dispatch.rs`); one attempt and
+//! what follows it (`attempt.rs`); the commit step (`commit.rs`); the
+//! summary (`counts.rs`), watchers and event streams (`events.rs`), waiters
+//! (`waiters.rs`); and shutdown (`shutdown.rs`).
+//!
 //! # Examples
 //!
 //! ```
@@ -50,14 +59,27 @@
 //! ```
 
 mod actor;
+mod admission;
+mod attempt;
 mod builder;
+mod command;
+mod commit;
+mod control;
+mod counts;
+mod dispatch;
+mod error;
+mod events;
 mod handle;
+mod query;
+mod shutdown;
 mod types;
-mod worker;
+mod waiters;
 
-pub use builder::{DefaultStore, Overflow, Service, ServiceBuilder, ServiceConfig, StartError};
+pub use builder::{DefaultStore, Overflow, Service, ServiceBuilder, ServiceConfig};
+pub use error::{ExecuteError, ServiceError, StartError};
+pub use events::{EventStream, TaskEvent, TaskWatch, Update};
 pub use handle::ProverHandle;
 pub use types::{
-    CancelOutcome, ExecuteError, ServiceError, ShutdownReport, Submission, Submitted, Summary,
-    TaskInfo, TaskOutcome,
+    CancelOutcome, RetryOutcome, ShutdownReport, Submission, Submitted, Summary, TaskInfo,
+    TaskOutcome,
 };

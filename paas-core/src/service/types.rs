@@ -1,10 +1,11 @@
-//! Values that cross the handle: submissions, outcomes, errors, reports.
+//! Values that cross the handle: submissions, outcomes, task states, reports.
 
 use std::fmt;
 
+use super::ExecuteError;
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{Failure, Status};
-use crate::store::{StatusCounts, StoreError};
+use crate::lifecycle::{Failure, Status, TaskMeta};
+use crate::store::{StatusCounts, StoredTask};
 
 /// A task to submit: its id and priority.
 ///
@@ -109,8 +110,28 @@ pub struct TaskInfo<B> {
     pub attempts: u32,
     /// Its priority.
     pub priority: i32,
-    /// The last failure, if any.
+    /// The last failure, if any. It stays after a retry succeeds (for the
+    /// record); [`Display`](fmt::Display) shows it only while it matters
+    /// (the task is failed, retrying, or started again after it).
     pub last_error: Option<Failure>,
+}
+
+impl<B: Backend> TaskInfo<B> {
+    /// The state of a task of `backend` in `status`, carrying `meta`.
+    pub fn new(backend: B, status: Status, meta: &TaskMeta) -> Self {
+        TaskInfo {
+            status,
+            backend,
+            attempts: meta.attempts,
+            priority: meta.priority,
+            last_error: meta.last_error.clone(),
+        }
+    }
+
+    /// The state of a stored task.
+    pub fn of_stored<I>(stored: &StoredTask<I, B>) -> Self {
+        Self::new(stored.backend, stored.record.status, &stored.record.meta)
+    }
 }
 
 /// What `cancel` did.
@@ -126,101 +147,38 @@ pub enum CancelOutcome {
     AlreadyFinished(Status),
 }
 
+/// What `retry` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryOutcome {
+    /// The task had failed or been cancelled; it is pending again, with a
+    /// fresh attempt budget.
+    Requeued,
+    /// The task is in this status, which has nothing to retry (it is still
+    /// queued or running, or it completed).
+    NotRetryable(Status),
+}
+
 /// Task counts by backend and status, kept up to date as tasks move.
 pub type Summary<B> = BackendMap<B, StatusCounts>;
 
-/// What a graceful shutdown finished and what it did not.
+/// What a graceful shutdown finished and what it did not. The three groups
+/// are disjoint: every task running when the shutdown began is in
+/// `finished` or in `interrupted`, and `queued` counts the others still
+/// waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShutdownReport<I> {
-    /// Tasks that were running when shutdown began and finished before the
-    /// deadline, with their final status.
+    /// Tasks that were running when shutdown began and whose attempt ended
+    /// on its own, with the status it left them in: final (completed, failed,
+    /// cancelled) or retrying (a failed attempt with retries left, waiting in
+    /// the queue).
     pub finished: Vec<(I, Status)>,
     /// Tasks still running at the deadline: cancelled and put back in the
     /// queue (their attempt refunded), so a durable store resumes them.
     pub interrupted: Vec<I>,
-    /// Tasks left waiting in the queue (pending or retrying).
+    /// The other tasks left waiting in the queue (pending or retrying): not
+    /// counting the ones listed above.
     pub queued: u64,
-}
-
-/// Why a handle call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// The backend's queue is full and the service rejects rather than waits
-    /// ([`Overflow::Reject`](crate::service::Overflow::Reject)).
-    #[error("the queue of backend `{backend}` is full ({capacity} active tasks)")]
-    QueueFull {
-        /// The backend.
-        backend: &'static str,
-        /// Its queue capacity.
-        capacity: usize,
-    },
-    /// One batch holds more tasks for a backend than its queue can ever hold.
-    #[error(
-        "a batch of {size} tasks for backend `{backend}` exceeds its queue capacity {capacity}"
-    )]
-    BatchTooLarge {
-        /// The backend.
-        backend: &'static str,
-        /// Tasks for it in the batch.
-        size: usize,
-        /// Its queue capacity.
-        capacity: usize,
-    },
-    /// The task's weight exceeds its pool's budget: it could never start.
-    #[error("task {task} weighs {weight}, over the budget {budget} of backend `{backend}`")]
-    TooHeavy {
-        /// The task, displayed.
-        task: String,
-        /// The backend.
-        backend: &'static str,
-        /// The task's weight.
-        weight: u64,
-        /// The pool's budget.
-        budget: u64,
-    },
-    /// No task with this id was ever submitted.
-    #[error("no task {0} was submitted")]
-    UnknownTask(String),
-    /// The service is shutting down and takes no new work.
-    #[error("the service is shutting down and accepts no new tasks")]
-    ShuttingDown,
-    /// The service has stopped.
-    #[error("the service has stopped")]
-    Stopped,
-    /// The service stopped on an error (for example its store failed).
-    #[error("the service crashed: {0}")]
-    Crashed(String),
-    /// The store failed while answering this call.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl ServiceError {
-    /// Whether the same call may succeed later (a full queue drains; a store
-    /// may come back).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ServiceError::QueueFull { .. } => true,
-            ServiceError::Store(e) => e.is_transient(),
-            _ => false,
-        }
-    }
-}
-
-/// Why [`execute`](crate::ProverHandle::execute) returned no proof.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExecuteError {
-    /// The task failed.
-    #[error("task failed: {0}")]
-    Failed(Failure),
-    /// The task was cancelled.
-    #[error("task was cancelled")]
-    Cancelled,
-    /// The service could not take or finish the call.
-    #[error(transparent)]
-    Service(#[from] ServiceError),
 }
 
 impl<B: Backend> fmt::Display for TaskInfo<B> {
@@ -230,9 +188,52 @@ impl<B: Backend> fmt::Display for TaskInfo<B> {
             "{} on {} after {} attempt(s)",
             self.status, self.backend, self.attempts
         )?;
-        if let Some(e) = &self.last_error {
+        // Once a task completed or was cancelled, its last error is history.
+        let matters = matches!(
+            self.status,
+            Status::Failed | Status::Retrying | Status::Pending | Status::Proving
+        );
+        if let Some(e) = self.last_error.as_ref().filter(|_| matters) {
             write!(f, " (last error: {e})")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::FailureKind;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, crate::Backend)]
+    enum Engine {
+        #[paas(workers = 1)]
+        Native,
+    }
+
+    /// The bug this fixes: a completed task showed the error of an attempt
+    /// it had long recovered from.
+    #[test]
+    fn a_finished_task_does_not_show_an_old_error() {
+        let info = |status| TaskInfo {
+            status,
+            backend: Engine::Native,
+            attempts: 2,
+            priority: 0,
+            last_error: Some(Failure::new(FailureKind::Transient, "rpc timeout")),
+        };
+        assert_eq!(
+            info(Status::Completed).to_string(),
+            "completed on native after 2 attempt(s)"
+        );
+        assert_eq!(
+            info(Status::Retrying).to_string(),
+            "retrying on native after 2 attempt(s) (last error: transient: rpc timeout)"
+        );
+        assert!(
+            info(Status::Failed)
+                .to_string()
+                .ends_with("(last error: transient: rpc timeout)")
+        );
     }
 }

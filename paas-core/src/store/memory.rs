@@ -4,14 +4,13 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::Fence;
 use super::{
     Applied, ClaimRequest, Claimed, Committed, Fetched, FetchedMany, Recovery, StatusCounts,
     StoreError, StoredTask, TaskStore, Write,
 };
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{
-    AfterFailure, AnyTask, Failure, FailureKind, Millis, Status, TaskMeta, TaskRecord,
-};
+use crate::lifecycle::{AfterFailure, AnyTask, Millis, Status, TaskMeta, TaskRecord};
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
 use crate::{FastMap, RetryPolicy};
@@ -191,20 +190,20 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
         }
     }
 
-    /// The slot of `id` if its state admits a write fenced by `epoch`
-    /// (`Some`: the attempt of that epoch is proving it; `None`: it is queued).
-    fn fenced(&self, id: &I, epoch: Option<u64>) -> Result<Slot, Applied> {
+    /// The slot of `id` if its state passes `fence`.
+    fn fenced(&self, id: &I, fence: Fence) -> Result<Slot, Applied> {
         let slot = self.slot(id).ok_or(Applied::Missing)?;
         let e = &self.entries[slot];
-        let ok = match epoch {
-            Some(epoch) => e.status == Status::Proving && e.epoch == epoch,
-            None => matches!(e.status, Status::Pending | Status::Retrying),
+        let ok = match fence {
+            Fence::Lease(epoch) => e.status == Status::Proving && e.epoch == epoch,
+            Fence::Queued => matches!(e.status, Status::Pending | Status::Retrying),
+            Fence::Status(status) => e.status == status,
         };
         if ok { Ok(slot) } else { Err(Applied::Stale) }
     }
 
     fn apply_one(&mut self, write: Write<I, B, O>) -> Applied {
-        let (fence, task, output): (Option<u64>, AnyTask<I>, Option<O>) = match write {
+        let (fence, task, output): (Fence, AnyTask<I>, Option<O>) = match write {
             Write::Insert {
                 task,
                 backend,
@@ -233,11 +232,14 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 });
                 return Applied::Done;
             }
-            Write::Complete { task, output } => (Some(task.epoch()), task.into(), Some(output)),
-            Write::Retry { task, epoch } => (Some(epoch), task.into(), None),
-            Write::Fail { task, epoch } => (Some(epoch), task.into(), None),
-            Write::Requeue { task, epoch } => (Some(epoch), task.into(), None),
-            Write::Cancel { task, epoch } => (epoch, task.into(), None),
+            Write::Complete { task, output } => {
+                (Fence::Lease(task.epoch()), task.into(), Some(output))
+            }
+            Write::Retry { task, epoch } => (Fence::Lease(epoch), task.into(), None),
+            Write::Fail { task, epoch } => (Fence::Lease(epoch), task.into(), None),
+            Write::Requeue { task, epoch } => (Fence::Lease(epoch), task.into(), None),
+            Write::Cancel { task, epoch } => (Fence::of_cancel(epoch), task.into(), None),
+            Write::Revive { task, from } => (Fence::Status(from), task.into(), None),
         };
         let slot = match self.fenced(task.id(), fence) {
             Ok(slot) => slot,
@@ -260,7 +262,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             ..
         } = request;
         // Retrying tasks whose time has come become pending.
-        let mut promoted = 0;
+        let mut promoted = Vec::new();
         while let Some((&(at, slot), ())) = self.delayed[backend].first_key_value() {
             if at > now {
                 break;
@@ -270,8 +272,9 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                     "slot {slot} queued as retrying is not"
                 )));
             };
-            self.put(slot, task.ready().into());
-            promoted += 1;
+            let pending = task.ready();
+            self.put(slot, pending.clone().into());
+            promoted.push(pending);
         }
         let mut tasks = Vec::new();
         let mut used = 0u64;
@@ -385,11 +388,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for MemoryStore<I
                 continue;
             };
             let id = task.id().clone();
-            let failure = Failure::new(
-                FailureKind::Abandoned,
-                format!("the worker proving attempt {} disappeared", task.attempts()),
-            );
-            match task.fail_with(failure, Some(std::time::Duration::ZERO), policy, now) {
+            match task.abandon(policy, now) {
                 AfterFailure::Retrying(t) => {
                     inner.put(slot, t.into());
                     report.rescheduled.push(id);
@@ -620,7 +619,7 @@ mod tests {
         // Past the cancelled retry's time, nothing comes back.
         let claimed =
             now(s.claim(ClaimRequest::new(Lane::A, 10, due + 1, due + 2))).expect("claim");
-        assert_eq!(claimed.promoted, 0);
+        assert!(claimed.promoted.is_empty());
         assert_eq!(claimed.tasks.len(), 1);
         let three = claimed.tasks.into_iter().next().expect("one").0;
         now(s.apply(vec![Write::Complete {

@@ -3,8 +3,8 @@
 //! The service changes a task only through typed transitions
 //! ([`lifecycle`](crate::lifecycle)) and hands each result to a [`TaskStore`]
 //! as a [`Write`]. A store keeps task records and proofs, hands out work with
-//! [`TaskStore::claim`], and applies writes in groups with
-//! [`TaskStore::apply`].
+//! [`TaskStore::claim`], and records each loop turn of the service, its
+//! writes and its claims, in one [`TaskStore::commit`].
 //!
 //! Every write that finishes an attempt is *fenced* by the lease epoch the
 //! claim handed out: a claim raises the task's epoch, and a finishing write
@@ -19,6 +19,8 @@
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "store-suite")]
+pub mod suite;
 
 use std::future::Future;
 
@@ -88,13 +90,23 @@ pub enum Write<I, B, O> {
         /// The epoch of the running attempt, if it was running.
         epoch: Option<u64>,
     },
+    /// Gives a failed or cancelled task a new start (pending, attempts
+    /// reset). Applies only if the task is still in status `from`.
+    Revive {
+        /// The pending task.
+        task: Task<I, Pending>,
+        /// The status it is revived from (`Failed` or `Cancelled`).
+        from: Status,
+    },
 }
 
 impl<I, B, O> Write<I, B, O> {
     /// The id of the task this write changes.
     pub fn id(&self) -> &I {
         match self {
-            Write::Insert { task, .. } | Write::Requeue { task, .. } => task.id(),
+            Write::Insert { task, .. }
+            | Write::Requeue { task, .. }
+            | Write::Revive { task, .. } => task.id(),
             Write::Complete { task, .. } => task.id(),
             Write::Retry { task, .. } => task.id(),
             Write::Fail { task, .. } => task.id(),
@@ -105,12 +117,31 @@ impl<I, B, O> Write<I, B, O> {
     /// The status the task has after this write.
     pub fn status(&self) -> Status {
         match self {
-            Write::Insert { .. } | Write::Requeue { .. } => Status::Pending,
+            Write::Insert { .. } | Write::Requeue { .. } | Write::Revive { .. } => Status::Pending,
             Write::Complete { .. } => Status::Completed,
             Write::Retry { .. } => Status::Retrying,
             Write::Fail { .. } => Status::Failed,
             Write::Cancel { .. } => Status::Cancelled,
         }
+    }
+}
+
+/// What a write requires of the stored task before it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fence {
+    /// Proving, under this lease epoch: the attempt that writes still owns it.
+    Lease(u64),
+    /// Pending or retrying: no attempt owns it.
+    Queued,
+    /// In exactly this status.
+    Status(Status),
+}
+
+impl Fence {
+    /// The fence of a cancel: of the running attempt's lease, or of a
+    /// queued task.
+    pub(crate) fn of_cancel(epoch: Option<u64>) -> Self {
+        epoch.map_or(Fence::Queued, Fence::Lease)
     }
 }
 
@@ -136,9 +167,9 @@ pub struct Claimed<I> {
     pub tasks: Vec<(Task<I, Proving>, u64)>,
     /// Whether due tasks were left behind (the limits were reached).
     pub more: bool,
-    /// How many retrying tasks became pending because their time had come
-    /// (whether or not they were then claimed).
-    pub promoted: usize,
+    /// The retrying tasks that became pending because their time had come
+    /// (whether or not they were then claimed), in the order they were due.
+    pub promoted: Vec<Task<I, Pending>>,
     /// When the earliest waiting (retrying) task of this backend becomes due.
     pub next_due: Option<Millis>,
 }
@@ -286,8 +317,12 @@ impl StoreError {
 ///
 /// All methods take `&self`; a store is shared by the service and may be
 /// shared by many services (nodes) at once. Implementations must make each
-/// call atomic: a group of writes in one [`apply`](TaskStore::apply) either all
-/// take effect (each subject to its own fence) or none does.
+/// call atomic: a group of writes in one [`apply`](TaskStore::apply) or
+/// [`commit`](TaskStore::commit) either all take effect (each subject to its
+/// own fence) or none does.
+///
+/// The workspace's conformance suite (`paas_core::store::suite`, feature
+/// `store-suite`) checks all of this against any store in one call.
 pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'static {
     /// Applies a group of writes atomically and durably, in order, returning
     /// what became of each (same length and order as `writes`).
@@ -395,8 +430,10 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
     ) -> impl Future<Output = Result<BackendMap<B, StatusCounts>, StoreError>> + Send;
 
     /// Run once when a service starts on a store no other live service uses:
-    /// tasks left `Proving` by a dead process have spent that attempt; they
-    /// are rescheduled now, or failed if `policy` allows no more attempts.
+    /// tasks left `Proving` by a dead process are
+    /// [abandoned](crate::lifecycle::Task::abandon): that attempt is spent,
+    /// and they are due again now, or failed if `policy` allows no more
+    /// attempts.
     ///
     /// # Errors
     ///

@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use super::{
-    Applied, ClaimRequest, Claimed, Committed, Fetched, FetchedMany, Recovery, StatusCounts,
+    Applied, ClaimRequest, Claimed, Committed, Fence, Fetched, FetchedMany, Recovery, StatusCounts,
     StoreError, StoredTask, TaskStore, Write,
 };
 use crate::RetryPolicy;
@@ -379,6 +379,23 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
         .await
     }
 
+    /// Runs `f` in one write transaction (taken at once: `IMMEDIATE`) on
+    /// tokio's blocking pool; commits what it did unless it failed.
+    async fn transact<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(sql_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(sql_err)?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Runs `f` with the connection on tokio's blocking pool.
     async fn with<T: Send + 'static>(
         &self,
@@ -585,8 +602,8 @@ fn fetch<I: TaskId, B: Backend>(
     }
 }
 
-/// Writes a task's new state, fenced: `epoch` Some = must be Proving at that
-/// epoch; None = must be Pending or Retrying; returns whether it applied.
+/// Writes a task's new state if the stored one passes `fence`; returns
+/// whether it applied.
 fn update(
     tx: &Transaction<'_>,
     key: &[u8],
@@ -609,10 +626,16 @@ fn update(
                  error_kind = ?7, error_message = ?8, lease_until = ?9
              WHERE id = ?1 AND status IN (0, 2) AND ?10 IS NULL"
         }
+        Fence::Status(_) => {
+            "UPDATE tasks SET status = ?2, attempts = ?3, epoch = ?4, run_at = ?5, not_ready_since = ?6,
+                 error_kind = ?7, error_message = ?8, lease_until = ?9
+             WHERE id = ?1 AND status = ?10"
+        }
     };
-    let fence_epoch = match fence {
+    let fence_value = match fence {
         Fence::Lease(epoch) => Some(to_i64(epoch)),
         Fence::Queued => None,
+        Fence::Status(status) => Some(status_code(status)),
     };
     let changed = tx
         .prepare_cached(sql)
@@ -627,16 +650,10 @@ fn update(
             kind,
             message,
             lease_until.map(to_i64),
-            fence_epoch,
+            fence_value,
         ])
         .map_err(sql_err)?;
     Ok(changed == 1)
-}
-
-#[derive(Clone, Copy)]
-enum Fence {
-    Lease(u64),
-    Queued,
 }
 
 fn status_of_key(tx: &Transaction<'_>, key: &[u8]) -> Result<Option<Status>, StoreError> {
@@ -689,15 +706,14 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
         Write::Retry { task, epoch } => (task.into(), Fence::Lease(epoch), None),
         Write::Fail { task, epoch } => (task.into(), Fence::Lease(epoch), None),
         Write::Requeue { task, epoch } => (task.into(), Fence::Lease(epoch), None),
-        Write::Cancel { task, epoch } => {
-            (task.into(), epoch.map_or(Fence::Queued, Fence::Lease), None)
-        }
+        Write::Cancel { task, epoch } => (task.into(), Fence::of_cancel(epoch), None),
+        Write::Revive { task, from } => (task.into(), Fence::Status(from), None),
     };
     let key = task.id().to_key();
     let epoch = match fence {
         Fence::Lease(e) => e,
-        // A queued task keeps its epoch; read it inside the fence below.
-        Fence::Queued => tx
+        // A task no attempt owns keeps its epoch; read it inside the fence below.
+        Fence::Queued | Fence::Status(_) => tx
             .prepare_cached("SELECT epoch FROM tasks WHERE id = ?1")
             .map_err(sql_err)?
             .query_row([&key], |r| r.get::<_, i64>(0))
@@ -723,30 +739,12 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
 
 impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I, B, O> {
     async fn apply(&self, writes: Vec<Write<I, B, O>>) -> Result<Vec<Applied>, StoreError> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(sql_err)?;
-            let mut out = Vec::with_capacity(writes.len());
-            for write in writes {
-                out.push(apply_one(&tx, write)?);
-            }
-            tx.commit().map_err(sql_err)?;
-            Ok(out)
-        })
-        .await
+        self.transact(move |tx| writes.into_iter().map(|w| apply_one(tx, w)).collect())
+            .await
     }
 
     async fn claim(&self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(sql_err)?;
-            let claimed = claim_in(&tx, request)?;
-            tx.commit().map_err(sql_err)?;
-            Ok(claimed)
-        })
-        .await
+        self.transact(move |tx| claim_in(tx, request)).await
     }
 
     async fn commit(
@@ -754,19 +752,15 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         writes: Vec<Write<I, B, O>>,
         claims: Vec<ClaimRequest<B>>,
     ) -> Result<Committed<I>, StoreError> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(sql_err)?;
-            let mut applied = Vec::with_capacity(writes.len());
-            for write in writes {
-                applied.push(apply_one(&tx, write)?);
-            }
-            let mut claimed = Vec::with_capacity(claims.len());
-            for request in claims {
-                claimed.push(claim_in(&tx, request)?);
-            }
-            tx.commit().map_err(sql_err)?;
+        self.transact(move |tx| {
+            let applied = writes
+                .into_iter()
+                .map(|w| apply_one(tx, w))
+                .collect::<Result<_, _>>()?;
+            let claimed = claims
+                .into_iter()
+                .map(|request| claim_in(tx, request))
+                .collect::<Result<_, _>>()?;
             Ok((applied, claimed))
         })
         .await
@@ -825,10 +819,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
 
     async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<I>, StoreError> {
         let policy = policy.clone();
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(sql_err)?;
+        self.transact(move |tx| {
             let stranded: Vec<StoredTask<I, B>> = {
                 let mut stmt = tx
                     .prepare(&format!("SELECT {ROW_COLUMNS} FROM tasks WHERE status = 1"))
@@ -851,23 +842,17 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
                 let AnyTask::Proving(task) = typed(stored.record)? else {
                     continue;
                 };
-                let failure = Failure::new(
-                    FailureKind::Abandoned,
-                    format!("the process proving attempt {} stopped", task.attempts()),
-                );
-                let (record, failed) =
-                    match task.fail_with(failure, Some(Duration::ZERO), &policy, now) {
-                        AfterFailure::Retrying(t) => (AnyTask::from(t).into_record(epoch), false),
-                        AfterFailure::Failed(t) => (AnyTask::from(t).into_record(epoch), true),
-                    };
-                update(&tx, &key, &record, Fence::Lease(epoch), None)?;
+                let (record, failed) = match task.abandon(&policy, now) {
+                    AfterFailure::Retrying(t) => (AnyTask::from(t).into_record(epoch), false),
+                    AfterFailure::Failed(t) => (AnyTask::from(t).into_record(epoch), true),
+                };
+                update(tx, &key, &record, Fence::Lease(epoch), None)?;
                 if failed {
                     report.failed.push(id);
                 } else {
                     report.rescheduled.push(id);
                 }
             }
-            tx.commit().map_err(sql_err)?;
             Ok(report)
         })
         .await
@@ -934,14 +919,16 @@ fn claim_in<I: TaskId, B: Backend>(
         }
         due
     };
-    let promoted = due.len();
+    let mut promoted = Vec::with_capacity(due.len());
     for stored in due {
         let key = stored.record.id.to_key();
         let AnyTask::Retrying(task) = typed(stored.record)? else {
             return Err(StoreError::Corrupt("a retrying row is not retrying".into()));
         };
-        let record = AnyTask::from(task.ready()).into_record(0);
+        let pending = task.ready();
+        let record = AnyTask::from(pending.clone()).into_record(0);
         update_status_only(tx, &key, &record)?;
+        promoted.push(pending);
     }
     // Pending tasks in priority then FIFO order, while they fit.
     let mut tasks = Vec::new();
