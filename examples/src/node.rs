@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paas_core::lifecycle::Failure;
-use paas_core::service::{ServiceError, Submitted, TaskOutcome};
+use paas_core::service::{RetryOutcome, ServiceError, Submitted, TaskOutcome};
 use paas_core::store::{OpenError, SqliteStore, StoreError, TaskStore};
 use paas_core::{Backend, ProveContext, ProveError, Prover, ProverHandle, Status};
 use paas_zkvm::programs::{Chain, Checkpoint};
@@ -575,6 +575,10 @@ pub struct RunConfig {
     /// over time (then one checkpoint per submit); zero: as fast as the
     /// window allows.
     pub interval: Duration,
+    /// Whether checkpoints of the range found failed or cancelled (by an
+    /// earlier run) are proved again, each with a fresh attempt budget;
+    /// otherwise they are counted and listed as failed.
+    pub retry_failed: bool,
 }
 
 impl RunConfig {
@@ -589,6 +593,7 @@ impl RunConfig {
             window: batch * 16,
             batch,
             interval: Duration::ZERO,
+            retry_failed: false,
         }
     }
 }
@@ -635,6 +640,8 @@ pub struct Tally {
     pub proved: u64,
     /// Failed or cancelled in this run, or earlier and not retried.
     pub failed: u64,
+    /// Found failed or cancelled and put back in the queue (`retry_failed`).
+    pub requeued: u64,
     /// Outstanding when the service stopped: left in the queue.
     pub unfinished: u64,
     /// The first failures, in the order they came.
@@ -814,6 +821,19 @@ impl Runner {
                     let mut tally = self.lock();
                     tally.resumed += 1;
                     tally.last_resumed = Some(id.index);
+                }
+                Submitted::Existing(Status::Failed | Status::Cancelled)
+                    if self.config.retry_failed =>
+                {
+                    match handle.retry(id.clone()).await? {
+                        RetryOutcome::Requeued => {
+                            self.lock().requeued += 1;
+                            waiting.push(id);
+                        }
+                        // It moved on since the submit (nothing else
+                        // retries it, but be exact): wait for its end.
+                        _ => waiting.push(id),
+                    }
                 }
                 Submitted::Existing(status @ (Status::Failed | Status::Cancelled)) => {
                     let error = match handle.status(id.clone()).await? {

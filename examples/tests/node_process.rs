@@ -284,7 +284,6 @@ fn sigterm_drains_refunds_interrupted_attempts_and_the_next_run_finishes() {
 }
 
 #[test]
-#[ignore = "needs a second shutdown with a shorter grace to move the drain deadline (paas-core, on main)"]
 fn a_second_sigint_stops_at_once_with_attempts_refunded() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Checkpoints of 65,536 blocks take about a second each here; the grace
@@ -402,7 +401,7 @@ fn a_missing_host_key_is_refused_with_the_fingerprint_of_the_stored_receipts() {
 }
 
 #[test]
-fn failed_checkpoints_are_named_with_their_errors_piped_and_quiet() {
+fn failed_checkpoints_are_named_piped_and_quiet_then_retried_with_a_fresh_budget() {
     // An attempt limit of 1 ms is far below what a checkpoint of 20,000
     // blocks takes: every attempt times out for real.
     let failing = [
@@ -430,7 +429,45 @@ fn failed_checkpoints_are_named_with_their_errors_piped_and_quiet() {
             assert!(ended.stdout.contains(&line), "{line:?} in {ended:?}");
         }
         assert!(!ended.stdout.contains("progress: "), "{ended:?}");
+        assert!(ended.stdout.contains("--retry-failed"), "{ended:?}");
         assert!(rows(dir.path()).iter().all(|&(_, status, _)| status == 4));
+
+        // Without the cause fixed, a run reports them again, failed earlier.
+        let again = run(dir.path(), &args);
+        assert_eq!(again.code, Some(1), "{again:?}");
+        assert!(
+            again
+                .stdout
+                .contains("  #2: timed_out: attempt timed out after 1ms (in an earlier run)"),
+            "{again:?}"
+        );
+
+        // No time limit, and the failed ones proved again: a fresh budget
+        // (one attempt each, though --max-retries 0 was spent).
+        let retried = run(
+            dir.path(),
+            &[
+                "--checkpoints",
+                "4",
+                "--blocks-per-checkpoint",
+                "20000",
+                "--max-retries",
+                "0",
+                "--retry-failed",
+                "--quiet",
+            ],
+        );
+        assert_eq!(retried.code, Some(0), "{retried:?}");
+        assert_eq!(figure(&retried.stdout, "retried failed"), 4, "{retried:?}");
+        assert_eq!(figure(&retried.stdout, "proved this run"), 4, "{retried:?}");
+        assert_eq!(figure(&retried.stdout, "failed"), 0, "{retried:?}");
+        assert!(
+            rows(dir.path())
+                .iter()
+                .all(|&(_, status, attempts)| (status, attempts) == (3, 1)),
+            "{:?}",
+            rows(dir.path())
+        );
     }
 }
 

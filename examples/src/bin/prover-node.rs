@@ -120,7 +120,12 @@ struct Args {
     #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = ranged(1, 3_600, "seconds between two progress lines"))]
     progress_secs: u64,
 
-    /// Print only the start line, failures and the summary.
+    /// Prove again the checkpoints of the range that failed (or were
+    /// cancelled) in earlier runs, each with a fresh attempt budget.
+    #[arg(long)]
+    retry_failed: bool,
+
+    /// Print only the start line and the summary (which lists the failures).
     #[arg(long)]
     quiet: bool,
 }
@@ -392,6 +397,7 @@ async fn start(args: &Args) -> Result<Node, Error> {
         workers,
     );
     config.interval = Duration::from_millis(args.interval_ms);
+    config.retry_failed = args.retry_failed;
     let mut builder = Service::builder(prover)
         .store(dir.store().clone())
         .pools(pools)
@@ -536,6 +542,12 @@ fn print_summary(
         tally.resumed
     );
     println!("  failed               {}", tally.failed);
+    if tally.requeued > 0 {
+        println!(
+            "  retried failed       {} (queued again with a fresh attempt budget)",
+            tally.requeued
+        );
+    }
     println!("  retries this run     {}", stats.retries());
     if tally.unfinished > 0 {
         println!(
@@ -570,6 +582,10 @@ fn print_summary(
         for failed in &tally.failures {
             println!("  {failed}");
         }
+        println!(
+            "to prove them again: fix the cause (a too-tight --attempt-timeout-secs, ...), \
+             then run again with --retry-failed"
+        );
     }
 }
 
