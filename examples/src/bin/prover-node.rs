@@ -291,41 +291,34 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
             return Ok(stop.exit_code());
         }
     };
-    let Node {
-        dir,
-        handle,
-        host,
-        stats,
-        config,
-        workers,
-    } = node;
-    let backend = config.backend;
+    let backend = node.config.backend;
     println!(
-        "prover-node: data in {}, proving {} checkpoint(s) of {} blocks on `{backend}` ({workers} worker(s), up to {} in flight)",
-        dir.db_path().display(),
-        match config.checkpoints {
+        "prover-node: data in {}, proving {} checkpoint(s) of {} blocks on `{backend}` ({} worker(s), up to {} in flight)",
+        node.dir.db_path().display(),
+        match node.config.checkpoints {
             None => "unlimited".to_string(),
             Some(n) => n.to_string(),
         },
         args.blocks_per_checkpoint,
-        config.window,
+        node.workers,
+        node.config.window,
     );
     let started = Instant::now();
-    let mut runner = Runner::new(config.clone());
+    let mut runner = Runner::new(node.config.clone());
     let progress = Progress::start(
         ProgressMode::of(&args),
         runner.tally(),
-        config.checkpoints,
-        handle.summary(),
+        node.config.checkpoints,
+        node.handle.summary(),
         backend,
     );
     let stopped = tokio::select! {
-        result = runner.run(&handle) => { result?; None }
+        result = runner.run(&node.handle) => { result?; None }
         stop = signals.next() => Some(stop),
     };
     let grace = Duration::from_secs(args.grace_secs);
     let report = match stopped {
-        None => handle.shutdown(grace).await?,
+        None => node.handle.shutdown(grace).await?,
         Some(stop) => {
             progress.println(format!(
                 "{}: draining: running proofs get {}s to finish ({} again stops at once)",
@@ -334,18 +327,18 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
                 stop.name()
             ));
             tokio::select! {
-                report = handle.shutdown(grace) => report?,
+                report = node.handle.shutdown(grace) => report?,
                 again = signals.next() => {
                     progress.println(format!(
                         "{}: stopping now; interrupted proofs go back to the queue",
                         again.name()
                     ));
-                    handle.shutdown(Duration::ZERO).await?
+                    node.handle.shutdown(Duration::ZERO).await?
                 }
             }
         }
     };
-    runner.settle(dir.store()).await?;
+    runner.settle(node.dir.store()).await?;
     progress.finish();
     let tally = runner
         .tally()
@@ -355,8 +348,8 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
     if stopped.is_some() {
         print_drain(&report);
     }
-    let last = last_verified(&tally, dir.store(), &host, backend).await?;
-    print_summary(&tally, &stats, started.elapsed(), last);
+    let last = last_verified(&tally, node.dir.store(), &node.host, backend).await?;
+    print_summary(&tally, &node.stats, started.elapsed(), last);
     Ok(match stopped {
         Some(stop) => stop.exit_code(),
         None if tally.failed > 0 => ExitCode::FAILURE,
