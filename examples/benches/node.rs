@@ -5,7 +5,8 @@
 //! Each service run is the node's own setup: a fresh SQLite store in a
 //! temporary folder, the node's prover (`NodeProver` over a `ChainContext`
 //! with the store's receipts), the default native pool (2 workers), the
-//! node's runner with its window. The baseline proves the same checkpoints
+//! node's runner with its window. The same runs on the in-memory store show
+//! what the durable commits cost. The baseline proves the same checkpoints
 //! with `NativeHost` in a plain loop on one thread (input, proof,
 //! verification, as the prover does), no service, no store.
 //!
@@ -17,8 +18,10 @@
 //! its rounds, so a slow spell of the shared machine falls on every size.
 //!
 //! `cargo bench -p paas-examples --bench node` runs the full sizes (about
-//! three minutes); `-- --quick` runs small sizes once, for CI (no time is
-//! asserted in either mode). Results: docs/benchmarks.md.
+//! five minutes); `-- --quick` runs small sizes once, for CI (no time is
+//! asserted in either mode). The stores are made in the system's temporary
+//! folder (`TMPDIR` moves it, e.g. to tmpfs to take the disk out).
+//! Results: docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,14 +38,21 @@ const KEY: [u8; 32] = [7; 32];
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Proves checkpoints `0..n` through the service, as the node does; returns
-/// the seconds from the first submit to the last outcome.
-async fn through_service(n: u64) -> Result<f64, Error> {
+/// Proves checkpoints `0..n` through the service, as the node does (on a
+/// fresh SQLite store when `durable`, else in memory); returns the seconds
+/// from the first submit to the last outcome.
+async fn through_service(n: u64, durable: bool) -> Result<f64, Error> {
     let dir = tempfile::tempdir()?;
-    let store = NodeStore::open(dir.path().join("tasks.db"))?;
     let chain = Chain::new(SEED, BLOCKS_PER_CHECKPOINT);
     let host: Arc<dyn ZkVmHost> = Arc::new(NativeHost::for_program::<Checkpoint>(KEY));
-    let context = ChainContext::new(chain).with_receipts(store.clone(), ZkVmBackend::Native);
+    let mut context = ChainContext::new(chain);
+    let store = if durable {
+        let store = NodeStore::open(dir.path().join("tasks.db"))?;
+        context = context.with_receipts(store.clone(), ZkVmBackend::Native);
+        Some(store)
+    } else {
+        None
+    };
     let (prover, _stats) =
         NodeProver::new(ZkVmProver::new(context).with_host(ZkVmBackend::Native, host));
     let pools = ZkVmBackend::default_pools();
@@ -51,13 +61,14 @@ async fn through_service(n: u64) -> Result<f64, Error> {
         Some(n),
         pools[ZkVmBackend::Native].workers,
     );
-    let handle = Service::builder(prover)
-        .store(store)
+    let builder = Service::builder(prover)
         .pools(pools)
         .retry(RetryPolicy::default())
-        .queue_capacity(config.window)
-        .start()
-        .await?;
+        .queue_capacity(config.window);
+    let handle = match store {
+        Some(store) => builder.store(store).start().await?,
+        None => builder.start().await?,
+    };
     let mut runner = Runner::new(config);
     let started = Instant::now();
     runner.run(&handle).await?;
@@ -107,38 +118,44 @@ fn main() -> Result<(), Error> {
         "prover node, native backend, {BLOCKS_PER_CHECKPOINT} blocks per checkpoint, {rounds} round(s), medians"
     );
     let mut service = vec![Vec::new(); sizes.len()];
+    let mut memory = vec![Vec::new(); sizes.len()];
     let mut baseline = vec![Vec::new(); sizes.len()];
     for round in 0..rounds {
         for (i, &n) in sizes.iter().enumerate() {
             let runs = (proofs_per_figure / n).max(1);
-            let mut secs = 0.0;
+            let rate = |secs: f64| (runs * n) as f64 / secs;
+            let mut secs = [0.0; 3];
             for _ in 0..runs {
-                secs += runtime.block_on(through_service(n))?;
+                secs[0] += runtime.block_on(through_service(n, true))?;
             }
-            let s = (runs * n) as f64 / secs;
-            let mut secs = 0.0;
             for _ in 0..runs {
-                secs += direct(n)?;
+                secs[1] += runtime.block_on(through_service(n, false))?;
             }
-            let d = (runs * n) as f64 / secs;
+            for _ in 0..runs {
+                secs[2] += direct(n)?;
+            }
+            let [s, m, d] = secs.map(rate);
             println!(
-                "  round {}: {n:>6} checkpoints x {runs:>3}: service {s:>8.1} proofs/s, direct {d:>8.1} proofs/s",
+                "  round {}: {n:>6} checkpoints x {runs:>3}: service {s:>8.1}, in memory {m:>8.1}, direct {d:>8.1} proofs/s",
                 round + 1
             );
             service[i].push(s);
+            memory[i].push(m);
             baseline[i].push(d);
         }
     }
     println!();
     println!(
-        "| checkpoints | service (2 workers, SQLite), proofs/s | direct NativeHost loop (1 thread), proofs/s | service / direct |"
+        "| checkpoints | service (SQLite), proofs/s | service (in memory), proofs/s | direct NativeHost loop, proofs/s | SQLite service / direct |"
     );
-    println!("|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|");
     let mut rates = Vec::new();
     for (i, &n) in sizes.iter().enumerate() {
-        let (s, d) = (median(service[i].clone()), median(baseline[i].clone()));
+        let s = median(service[i].clone());
+        let m = median(memory[i].clone());
+        let d = median(baseline[i].clone());
         rates.push(s);
-        println!("| {n} | {s:.1} | {d:.1} | {:.2} |", s / d);
+        println!("| {n} | {s:.1} | {m:.1} | {d:.1} | {:.2} |", s / d);
     }
     let (lo, hi) = rates
         .iter()

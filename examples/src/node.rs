@@ -642,8 +642,6 @@ pub struct Tally {
     pub failed: u64,
     /// Found failed or cancelled and put back in the queue (`retry_failed`).
     pub requeued: u64,
-    /// Outstanding when the service stopped: left in the queue.
-    pub unfinished: u64,
     /// The first failures, in the order they came.
     pub failures: Vec<FailedCheckpoint>,
     /// The highest checkpoint proved in this run, with its receipt.
@@ -863,7 +861,8 @@ impl Runner {
 
     /// Records a finished batch. A batch whose wait ended because the
     /// service stopped is read back from `store`: its tasks that finished
-    /// before the stop count, the rest are left in the queue.
+    /// before the stop count; the rest are left in the queue, which the
+    /// service's shutdown report counts.
     async fn finish_batch(
         &mut self,
         (ids, outcomes): BatchWait,
@@ -881,8 +880,9 @@ impl Runner {
                 let fetched = store.fetch_many(&ids).await?;
                 let mut tally = self.lock();
                 for (id, found) in ids.iter().zip(fetched) {
+                    // Not finished: left in the queue (the shutdown report
+                    // counts those).
                     let Some(found) = found else {
-                        tally.unfinished += 1;
                         continue;
                     };
                     let meta = &found.task.record.meta;
@@ -900,7 +900,7 @@ impl Runner {
                                 earlier: false,
                             });
                         }
-                        _ => tally.unfinished += 1,
+                        _ => {}
                     }
                 }
             }

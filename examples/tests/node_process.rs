@@ -243,12 +243,13 @@ fn sigterm_drains_refunds_interrupted_attempts_and_the_next_run_finishes() {
     assert_eq!(ended.code, Some(143), "{ended:?}");
     assert!(ended.stdout.contains("SIGTERM: draining"), "{ended:?}");
     assert!(ended.stdout.contains("\nsummary"), "{ended:?}");
-    let (finished, interrupted) = drained(&ended.stdout);
+    // A proof that returns within the cancel grace counts as finished; the
+    // others are interrupted.
+    let (_, interrupted) = drained(&ended.stdout);
     assert!(
         interrupted >= 1,
         "the running proofs were interrupted: {ended:?}"
     );
-    assert_eq!(finished, 0, "{ended:?}");
     let proved = figure(&ended.stdout, "proved this run");
     let left = figure(&ended.stdout, "left in the queue");
 

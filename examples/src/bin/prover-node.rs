@@ -349,7 +349,13 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
         print_drain(&report);
     }
     let last = last_verified(&tally, node.dir.store(), &node.host, backend).await?;
-    print_summary(&tally, &node.stats, started.elapsed(), last);
+    print_summary(
+        &tally,
+        &node.stats,
+        started.elapsed(),
+        left_in_queue(&report),
+        last,
+    );
     Ok(match stopped {
         Some(stop) => stop.exit_code(),
         None if tally.failed > 0 => ExitCode::FAILURE,
@@ -443,7 +449,8 @@ fn sp1_host(
             let client = Sp1Client::new(Sp1Config::new(mode))?;
             let host = client.host::<Checkpoint>()?;
             let program_id = host.program_id().0;
-            HostResult::Ok((Arc::new(host), program_id))
+            let host: Arc<dyn ZkVmHost> = Arc::new(host);
+            HostResult::Ok((host, program_id))
         })
         .await?
     }))
@@ -507,6 +514,17 @@ async fn last_verified(
     )))
 }
 
+/// Every task the stopped service left in the queue: the interrupted ones,
+/// the ones waiting to retry, and the others queued.
+fn left_in_queue(report: &ShutdownReport<Id>) -> u64 {
+    let retrying = report
+        .finished
+        .iter()
+        .filter(|(_, status)| *status == Status::Retrying)
+        .count();
+    report.queued + (report.interrupted.len() + retrying) as u64
+}
+
 fn print_drain(report: &ShutdownReport<Id>) {
     println!(
         "drained: {} finished, {} interrupted and queued again (attempts refunded), {} waiting for the next run",
@@ -520,6 +538,7 @@ fn print_summary(
     tally: &Tally,
     stats: &AttemptStats,
     elapsed: Duration,
+    left: u64,
     last: Option<(u64, String)>,
 ) {
     let ms = |d: Option<Duration>| {
@@ -542,11 +561,8 @@ fn print_summary(
         );
     }
     println!("  retries this run     {}", stats.retries());
-    if tally.unfinished > 0 {
-        println!(
-            "  left in the queue    {} (the next run proves them)",
-            tally.unfinished
-        );
+    if left > 0 {
+        println!("  left in the queue    {left} (the next run proves them)");
     }
     println!("  elapsed              {:.2} s", elapsed.as_secs_f64());
     println!(
