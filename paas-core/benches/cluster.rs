@@ -20,7 +20,7 @@ use paas_core::{Backend, PoolConfig, ProveContext, ProveError, Prover, RouteTo, 
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 enum Lane {
-    #[paas(workers = 512)]
+    #[paas(workers = 4096)]
     Cpu,
 }
 
@@ -75,7 +75,7 @@ async fn run_node(schema: &str, name: &str) {
         .expect("connect");
     let handle = Service::builder(Noop)
         .store(store)
-        .pool(Lane::Cpu, PoolConfig::new(512))
+        .pool(Lane::Cpu, PoolConfig::new(4096))
         .start()
         .await
         .expect("start");
@@ -205,6 +205,40 @@ async fn raw_loop(n: u64, batch: i64) -> f64 {
     done as f64 / secs
 }
 
+/// The time one heartbeat takes to renew `n` running leases (one
+/// statement), median of 5.
+async fn heartbeat(n: u64) -> Duration {
+    let (schema, store) = fresh_schema().await;
+    load(&store, n).await;
+    let mut leases = Vec::new();
+    while (leases.len() as u64) < n {
+        let claimed = store
+            .claim(paas_core::store::ClaimRequest::new(
+                Lane::Cpu,
+                5_000,
+                0,
+                600_000,
+            ))
+            .await
+            .expect("claim");
+        leases.extend(claimed.tasks.iter().map(|c| (*c.task.id(), c.task.epoch())));
+    }
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let lost = store
+            .heartbeat(&leases, Duration::from_secs(30))
+            .await
+            .expect("heartbeat");
+        times.push(t0.elapsed());
+        assert!(lost.is_empty());
+    }
+    drop(store);
+    drop_schema(&schema).await;
+    times.sort();
+    times[2]
+}
+
 /// Submit-to-start latencies (ms, database clock) of `samples` tasks
 /// submitted one by one to an idle cluster of two nodes.
 async fn latency(samples: u64) -> Vec<f64> {
@@ -291,6 +325,15 @@ async fn main() {
             m / raw
         );
     }
+    let (small, large) = if quick { (100, 1_000) } else { (1_000, 10_000) };
+    let (beat_small, beat_large) = (heartbeat(small).await, heartbeat(large).await);
+    println!(
+        "\nheartbeat, one statement: {small} leases {:.1} ms, {large} leases {:.1} ms ({:.1} µs and {:.1} µs a lease)",
+        beat_small.as_secs_f64() * 1e3,
+        beat_large.as_secs_f64() * 1e3,
+        beat_small.as_secs_f64() * 1e6 / small as f64,
+        beat_large.as_secs_f64() * 1e6 / large as f64,
+    );
     let lat = latency(samples).await;
     println!(
         "\nidle submit-to-start latency over {} submits: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

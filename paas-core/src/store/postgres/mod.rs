@@ -156,8 +156,13 @@ impl PgOpenError {
     }
 }
 
-/// Task records and proofs in PostgreSQL: the store for many nodes. See the
-/// [module docs](self) for the protocol.
+/// Task records and proofs in PostgreSQL: the store for many nodes. Claims
+/// are batched `FOR UPDATE SKIP LOCKED` under a lease on the database's
+/// clock, renewed by [`heartbeat`](TaskStore::heartbeat) and taken back by
+/// any node's [`rescue`](TaskStore::rescue) once it expires; every finishing
+/// write is fenced by the lease epoch; `LISTEN`/`NOTIFY` carries hints
+/// between nodes. `docs/storage.md` in the repository describes the protocol
+/// and its guarantees.
 ///
 /// # Examples
 ///

@@ -150,8 +150,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         let keys: Vec<Vec<u8>> = ids.iter().map(TaskId::to_key).collect();
         let stmt = client
             .prepare_cached(&format!(
-                "SELECT {cols}, p.proof FROM {s}.tasks t LEFT JOIN {s}.proofs p ON p.id = t.id
-                 WHERE t.id = ANY($1)",
+                "SELECT {cols}, t.proof FROM {s}.tasks t WHERE t.id = ANY($1)",
                 cols = ROW_COLUMNS
                     .split(", ")
                     .map(|c| format!("t.{c}"))
@@ -180,7 +179,9 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         let s = super::quote(&self.inner.schema);
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(&format!("SELECT proof FROM {s}.proofs WHERE id = $1"))
+            .prepare_cached(&format!(
+                "SELECT proof FROM {s}.tasks WHERE id = $1 AND proof IS NOT NULL"
+            ))
             .await
             .map_err(sql_err)?;
         let row = client

@@ -33,7 +33,10 @@ CREATE TABLE {s}.tasks (
     node            text,
     created_at      bigint   NOT NULL,
     updated_at      bigint   NOT NULL,
-    started_at      bigint
+    started_at      bigint,
+    -- A completed task's proof, written with the completion (out of line,
+    -- by TOAST, when it is large).
+    proof           bytea
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02,
         autovacuum_analyze_scale_factor = 0.02);
 -- Partial indexes on the claimable and running rows only: finished rows
@@ -43,7 +46,6 @@ CREATE INDEX tasks_claimable ON {s}.tasks (backend, priority DESC, seq) WHERE st
 CREATE INDEX tasks_delayed   ON {s}.tasks (backend, run_at) WHERE status = 2;
 CREATE INDEX tasks_proving   ON {s}.tasks (seq) WHERE status = 1;
 CREATE INDEX tasks_listed    ON {s}.tasks (status, backend, seq);
-CREATE TABLE {s}.proofs (id bytea PRIMARY KEY, proof bytea NOT NULL);
 CREATE TABLE {s}.failures (
     n          bigserial PRIMARY KEY,
     task       bigint  NOT NULL,

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::reads::{ROW_COLUMNS, read_row};
@@ -24,7 +23,7 @@ pub(super) struct Statements {
     pub(super) insert: String,
     pub(super) statuses: String,
     pub(super) set_state: String,
-    pub(super) proofs: String,
+    pub(super) cancel_queued: String,
     pub(super) failures: String,
     pub(super) counts: String,
     pub(super) promote: String,
@@ -51,36 +50,36 @@ impl Statements {
                  RETURNING id"
             ),
             statuses: format!("SELECT id, status FROM {s}.tasks WHERE id = ANY($1)"),
-            // Every state change but the claim: fence 0 = proving at this
-            // epoch, 1 = pending or retrying, 2 = in `fence_status`. The
-            // rows are locked and the fence checked before the update; the
-            // old status comes back for the counts.
+            // Every state change but the claim and the cancel of a queued
+            // task: fence 0 = proving at this epoch, 2 = in `fence_status`
+            // (so the old status is known). A completion's proof goes in
+            // the same row, in the same statement.
             set_state: format!(
-                "WITH u AS (
-                     SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[], $4::smallint[],
-                                          $5::smallint[], $6::int[], $7::bigint[], $8::bigint[],
-                                          $9::text[], $10::text[])
-                         AS u(id, fence, epoch, fence_status, status, attempts, run_at, nrs, kind, msg)
-                 ),
-                 old AS MATERIALIZED (
-                     SELECT t.seq, t.status AS old_status, u.*
-                     FROM {s}.tasks t JOIN u ON t.id = u.id
-                     WHERE (u.fence = 0 AND t.status = 1 AND t.epoch = u.epoch)
-                        OR (u.fence = 1 AND t.status IN (0, 2))
-                        OR (u.fence = 2 AND t.status = u.fence_status)
-                     ORDER BY t.seq
-                     FOR UPDATE OF t
-                 )
-                 UPDATE {s}.tasks t
-                 SET status = old.status, attempts = old.attempts, run_at = old.run_at,
-                     not_ready_since = old.nrs, error_kind = old.kind, error_message = old.msg,
-                     lease_until = NULL, node = NULL, updated_at = $11
-                 FROM old WHERE t.seq = old.seq
-                 RETURNING t.id, t.backend, t.seq, t.started_at, old.old_status"
+                "UPDATE {s}.tasks t
+                 SET status = u.status, attempts = u.attempts, run_at = u.run_at,
+                     not_ready_since = u.nrs, error_kind = u.kind, error_message = u.msg,
+                     lease_until = NULL, node = NULL, updated_at = $12, proof = u.proof
+                 FROM unnest($1::bytea[], $2::smallint[], $3::bigint[], $4::smallint[],
+                             $5::smallint[], $6::int[], $7::bigint[], $8::bigint[],
+                             $9::text[], $10::text[], $11::bytea[])
+                     AS u(id, fence, epoch, fence_status, status, attempts, run_at, nrs, kind, msg,
+                          proof)
+                 WHERE t.id = u.id
+                   AND ((u.fence = 0 AND t.status = 1 AND t.epoch = u.epoch)
+                     OR (u.fence = 2 AND t.status = u.fence_status))
+                 RETURNING t.id, t.backend, t.seq, t.started_at"
             ),
-            proofs: format!(
-                "INSERT INTO {s}.proofs (id, proof) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-                 ON CONFLICT (id) DO UPDATE SET proof = excluded.proof"
+            // The cancel of a queued task (pending or retrying: the old
+            // status comes back for the counts; rare, so one at a time is fine).
+            cancel_queued: format!(
+                "WITH old AS MATERIALIZED (
+                     SELECT seq, status FROM {s}.tasks
+                     WHERE id = $1 AND status IN (0, 2)
+                     FOR UPDATE
+                 )
+                 UPDATE {s}.tasks t SET status = 5, run_at = NULL, updated_at = $2
+                 FROM old WHERE t.seq = old.seq
+                 RETURNING t.id, t.backend, t.seq, t.started_at, old.status"
             ),
             failures: format!(
                 "INSERT INTO {s}.failures (task, attempt, started_at, ended_at, kind, message)
@@ -145,6 +144,11 @@ impl Statements {
     }
 }
 
+/// How a state change is fenced (the `fence` column of the batch).
+const FENCE_LEASE: i16 = 0;
+const FENCE_QUEUED: i16 = 1;
+const FENCE_STATUS: i16 = 2;
+
 /// One fenced state change, as the batch statement takes it.
 pub(super) struct StateRow {
     index: usize,
@@ -182,9 +186,9 @@ impl StateRow {
             ..
         } = task.into_record(0);
         let (fence, epoch, fence_status) = match fence {
-            Fence::Lease(epoch) => (0, to_i64(epoch), 0),
-            Fence::Queued => (1, 0, 0),
-            Fence::Status(s) => (2, 0, status_code(s)),
+            Fence::Lease(epoch) => (FENCE_LEASE, to_i64(epoch), 0),
+            Fence::Queued => (FENCE_QUEUED, 0, 0),
+            Fence::Status(s) => (FENCE_STATUS, 0, status_code(s)),
         };
         let (kind, msg) = match &meta.last_error {
             Some(f) => (
@@ -492,8 +496,8 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         Ok((applied, claimed))
     }
 
-    /// Every fenced state change of the turn in one statement, then the
-    /// proofs and failures of the ones that applied.
+    /// Every fenced state change of the turn in one statement (the cancels
+    /// of queued tasks apart), then the failures of the ones that applied.
     pub(super) async fn set_states(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
@@ -504,66 +508,91 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
         notes: &mut Notes,
     ) -> Result<(), StoreError> {
         let sql = &self.inner.sql;
-        let keys: Vec<&[u8]> = states.iter().map(|r| r.id.as_slice()).collect();
-        let fences: Vec<i16> = states.iter().map(|r| r.fence).collect();
-        let epochs: Vec<i64> = states.iter().map(|r| r.epoch).collect();
-        let fence_statuses: Vec<i16> = states.iter().map(|r| r.fence_status).collect();
-        let statuses: Vec<i16> = states
-            .iter()
-            .map(|r| status_code(r.record_status))
-            .collect();
-        let attempts: Vec<i32> = states.iter().map(|r| r.attempts).collect();
-        let run_ats: Vec<Option<i64>> = states.iter().map(|r| r.run_at).collect();
-        let nrs: Vec<Option<i64>> = states.iter().map(|r| r.nrs).collect();
-        let kinds: Vec<Option<&str>> = states.iter().map(|r| r.kind.as_deref()).collect();
-        let msgs: Vec<Option<&str>> = states.iter().map(|r| r.msg.as_deref()).collect();
         let now_i = to_i64(now);
-        let params: [&(dyn ToSql + Sync); 11] = [
-            &keys,
-            &fences,
-            &epochs,
-            &fence_statuses,
-            &statuses,
-            &attempts,
-            &run_ats,
-            &nrs,
-            &kinds,
-            &msgs,
-            &now_i,
-        ];
-        let stmt = tx.prepare_cached(&sql.set_state).await.map_err(sql_err)?;
-        let rows = tx.query(&stmt, &params).await.map_err(sql_err)?;
-        let done: HashMap<Vec<u8>, Row> = rows
-            .into_iter()
-            .map(|r| (r.get::<_, Vec<u8>>(0), r))
-            .collect();
-        let (mut proof_keys, mut proofs): (Vec<&[u8]>, Vec<&[u8]>) = (Vec::new(), Vec::new());
+        let (queued, fenced): (Vec<&StateRow>, Vec<&StateRow>) =
+            states.iter().partition(|r| r.fence == FENCE_QUEUED);
+        // id -> (backend, seq, started_at, old status)
+        let mut done: HashMap<Vec<u8>, (String, i64, Option<i64>, i16)> = HashMap::new();
+        if !fenced.is_empty() {
+            let keys: Vec<&[u8]> = fenced.iter().map(|r| r.id.as_slice()).collect();
+            let fences: Vec<i16> = fenced.iter().map(|r| r.fence).collect();
+            let epochs: Vec<i64> = fenced.iter().map(|r| r.epoch).collect();
+            let fence_statuses: Vec<i16> = fenced.iter().map(|r| r.fence_status).collect();
+            let statuses: Vec<i16> = fenced
+                .iter()
+                .map(|r| status_code(r.record_status))
+                .collect();
+            let attempts: Vec<i32> = fenced.iter().map(|r| r.attempts).collect();
+            let run_ats: Vec<Option<i64>> = fenced.iter().map(|r| r.run_at).collect();
+            let nrs: Vec<Option<i64>> = fenced.iter().map(|r| r.nrs).collect();
+            let kinds: Vec<Option<&str>> = fenced.iter().map(|r| r.kind.as_deref()).collect();
+            let msgs: Vec<Option<&str>> = fenced.iter().map(|r| r.msg.as_deref()).collect();
+            let proofs: Vec<Option<&[u8]>> = fenced.iter().map(|r| r.proof.as_deref()).collect();
+            let params: [&(dyn ToSql + Sync); 12] = [
+                &keys,
+                &fences,
+                &epochs,
+                &fence_statuses,
+                &statuses,
+                &attempts,
+                &run_ats,
+                &nrs,
+                &kinds,
+                &msgs,
+                &proofs,
+                &now_i,
+            ];
+            let stmt = tx.prepare_cached(&sql.set_state).await.map_err(sql_err)?;
+            let old_of: HashMap<&[u8], i16> = fenced
+                .iter()
+                .map(|r| {
+                    let old = if r.fence == FENCE_LEASE {
+                        status_code(Status::Proving)
+                    } else {
+                        r.fence_status
+                    };
+                    (r.id.as_slice(), old)
+                })
+                .collect();
+            for row in tx.query(&stmt, &params).await.map_err(sql_err)? {
+                let id: Vec<u8> = row.get(0);
+                let old = old_of.get(id.as_slice()).copied().unwrap_or_default();
+                done.insert(id, (row.get(1), row.get(2), row.get(3), old));
+            }
+        }
+        for row in &queued {
+            let stmt = tx
+                .prepare_cached(&sql.cancel_queued)
+                .await
+                .map_err(sql_err)?;
+            if let Some(r) = tx
+                .query_opt(&stmt, &[&row.id, &now_i])
+                .await
+                .map_err(sql_err)?
+            {
+                done.insert(r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4)));
+            }
+        }
         let mut failures = FailureRows::default();
         let mut missing = Vec::new();
         for row in states {
-            let Some(stored) = done.get(&row.id) else {
+            let Some((backend, seq, started_at, old)) = done.get(&row.id) else {
                 missing.push((row.index, row.id.as_slice()));
                 continue;
             };
             applied[row.index] = Applied::Done;
-            let backend: String = stored.get(1);
-            let old: i16 = stored.get(4);
             let to = row.record_status;
-            deltas.shift(&backend, Some(old), status_code(to));
+            deltas.shift(backend, Some(*old), status_code(to));
             if to.is_terminal() {
                 notes.finished.push(row.id.clone());
             }
             if to == Status::Pending {
                 notes.work = true;
             }
-            if let Some(proof) = &row.proof {
-                proof_keys.push(&row.id);
-                proofs.push(proof);
-            }
             if let Some((attempt, kind, message)) = &row.failure {
-                failures.task.push(stored.get(2));
+                failures.task.push(*seq);
                 failures.attempt.push(*attempt);
-                failures.started_at.push(stored.get(3));
+                failures.started_at.push(*started_at);
                 failures.ended_at.push(now_i);
                 failures.kind.push(kind);
                 failures.message.push(message);
@@ -584,21 +613,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                 };
             }
         }
-        // The proofs and the failures go out together (pipelined).
-        let write_proofs = async {
-            if proof_keys.is_empty() {
-                return Ok(());
-            }
-            let stmt = tx.prepare_cached(&sql.proofs).await.map_err(sql_err)?;
-            tx.execute(&stmt, &[&proof_keys, &proofs])
-                .await
-                .map_err(sql_err)
-                .map(drop)
-        };
-        let write_failures = async {
-            if failures.task.is_empty() {
-                return Ok(());
-            }
+        if !failures.task.is_empty() {
             let stmt = tx.prepare_cached(&sql.failures).await.map_err(sql_err)?;
             let f = &failures;
             tx.execute(
@@ -613,12 +628,9 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                 ],
             )
             .await
-            .map_err(sql_err)
-            .map(drop)
-        };
-        let (proofs_written, failures_written) = futures_util::join!(write_proofs, write_failures);
-        proofs_written?;
-        failures_written
+            .map_err(sql_err)?;
+        }
+        Ok(())
     }
 
     /// Promotes the due retrying tasks of the request's backend, then claims
