@@ -60,7 +60,7 @@ async fn tasks_list_newest_first_in_pages() {
     let ids: Vec<u64> = page.tasks.iter().map(|t| t.id).collect();
     assert_eq!(ids, [slow(1), 6, 5, 4]);
     let rest = handle
-        .list(ListQuery::new(4).before(page.next.expect("more")))
+        .list(ListQuery::new(4).after(page.next.expect("more")))
         .await
         .expect("list");
     assert_eq!(

@@ -32,17 +32,21 @@ use super::counts::Counts;
 use super::dispatch::{Dispatch, Done, Running};
 use super::events::Listeners;
 use super::handle::{ProverHandle, Shared};
+use super::meters::{self, Meters, StoreOp};
 use super::shutdown::Draining;
 use super::types::TaskInfo;
 use super::waiters::Waiters;
 use crate::backend::Backend;
 use crate::lifecycle::Status;
 use crate::prover::{Prover, panic_message};
-use crate::store::{StoreError, TaskStore};
+use crate::store::{ListQuery, StoreError, TaskStore};
 use crate::time::Clock;
 
 /// Events taken per turn before the turn's writes are recorded.
 const TURN_BATCH: usize = 4096;
+
+/// How often the oldest-pending gauges are read while tasks wait.
+const GAUGE_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the actor is told: handle commands and attempt ends.
 pub(super) struct Inbox<P: Prover> {
@@ -62,6 +66,9 @@ pub(super) struct Actor<P: Prover, S> {
     pub(super) waiters: Waiters<Id<P>, Out<P>>,
     pub(super) listeners: Listeners<Id<P>, Bk<P>>,
     pub(super) counts: Counts<Bk<P>>,
+    pub(super) meters: Meters<Bk<P>>,
+    /// When the oldest-pending gauges are read again.
+    next_gauges: Instant,
     pub(super) returns: Returns<Bk<P>>,
     pub(super) turn: Turn<P>,
     pub(super) draining: Option<Draining<Id<P>>>,
@@ -114,6 +121,8 @@ where
         dispatch,
         waiters: Waiters::new(),
         counts,
+        meters: Meters::new(),
+        next_gauges: Instant::now(),
         returns,
         turn: Turn::new(),
         draining: None,
@@ -133,7 +142,10 @@ where
         let result = AssertUnwindSafe(self.run()).catch_unwind().await;
         let reason = match result {
             Ok(Ok(())) => None,
-            Ok(Err(err)) => Some(err.to_string()),
+            Ok(Err(err)) => {
+                meters::store_error(StoreOp::Commit);
+                Some(err.to_string())
+            }
             Err(panic) => Some(format!(
                 "the service panicked: {}",
                 panic_message(panic.as_ref())
@@ -182,6 +194,7 @@ where
                 }
             }
             self.commit(true).await?;
+            self.read_gauges().await;
             self.stop_running_past_deadline();
             if self.finished() {
                 break;
@@ -206,7 +219,8 @@ where
     }
 
     /// When the loop must wake without an event: a retrying task of a pool
-    /// with a free slot is due, or a shutdown's deadline passes.
+    /// with a free slot is due, a shutdown's deadline passes, or, while
+    /// tasks wait, the oldest-pending gauges are due.
     fn next_wake(&self) -> Option<Instant> {
         let due = match &self.draining {
             Some(_) => None,
@@ -216,9 +230,47 @@ where
                 .map(|at| self.clock.instant(at)),
         };
         let deadline = self.draining.as_ref().and_then(Draining::deadline);
-        match (due, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let waiting = self
+            .counts
+            .get()
+            .iter()
+            .any(|(_, c)| c.get(Status::Pending) > 0);
+        let gauges = waiting.then_some(self.next_gauges);
+        [due, deadline, gauges].into_iter().flatten().min()
+    }
+
+    /// Every few seconds, how long each backend's oldest pending task has
+    /// waited (one indexed store read per backend).
+    async fn read_gauges(&mut self) {
+        if Instant::now() < self.next_gauges {
+            return;
+        }
+        self.next_gauges = Instant::now() + GAUGE_PERIOD;
+        let now = self.clock.now();
+        for &backend in Bk::<P>::ALL {
+            let oldest = if self.counts.get()[backend].get(Status::Pending) == 0 {
+                Ok(None)
+            } else {
+                let query = ListQuery::new(1)
+                    .status(Status::Pending)
+                    .backend(backend)
+                    .oldest_first();
+                self.store
+                    .list(query)
+                    .await
+                    .map(|page| page.tasks.into_iter().next())
+            };
+            match oldest {
+                Ok(task) => {
+                    let since = task.map_or(now, |t| t.times.updated_at);
+                    self.meters
+                        .oldest_pending(backend, now.saturating_sub(since));
+                }
+                Err(e) => {
+                    meters::store_error(StoreOp::Read);
+                    debug!(error = %e, "could not read the oldest pending task");
+                }
+            }
         }
     }
 
@@ -257,6 +309,8 @@ where
             weight,
             stop,
             waiting,
+            created_at,
+            started,
             ..
         } = run;
         let epoch = task.epoch();
@@ -270,6 +324,8 @@ where
             self.clock.now(),
         );
         let info = TaskInfo::new(backend, next.status(), next.meta());
+        self.meters
+            .attempt_ended(backend, info.status, started.elapsed());
         match info.status {
             Status::Failed | Status::Retrying => warn!(
                 task = %id, backend = backend.name(), attempt, status = %info.status,
@@ -287,6 +343,7 @@ where
         let finished = Finished {
             id,
             weight,
+            created_at,
             run_at: next.run_at(),
             outcome: next.outcome(waiting.is_some()),
             waiting,

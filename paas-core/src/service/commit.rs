@@ -22,6 +22,8 @@ use crate::time::Millis;
 pub(super) struct Finished<P: Prover> {
     pub(super) id: Id<P>,
     pub(super) weight: u64,
+    /// When the task was submitted.
+    pub(super) created_at: Millis,
     /// The task's state after the attempt.
     pub(super) info: TaskInfo<Bk<P>>,
     /// When a retrying task is due.
@@ -47,6 +49,7 @@ pub(super) enum Effect<P: Prover> {
     Cancelled {
         id: Id<P>,
         from: Status,
+        created_at: Millis,
         info: TaskInfo<Bk<P>>,
         reply: Reply<CancelOutcome>,
     },
@@ -144,6 +147,9 @@ where
     /// Tells everyone what the recorded turn did, summary first.
     fn tell(&mut self) {
         self.counts.publish();
+        let (dispatch, config) = (&self.dispatch, &self.config);
+        self.meters
+            .turn(self.counts.get(), |b| dispatch.pool_use(b, config));
         self.listeners.publish();
         self.waiters.send_complete();
         for answer in self.turn.answers.drain(..) {
@@ -172,6 +178,7 @@ where
                 let result = match applied {
                     Applied::Done => {
                         self.counts.add(backend, Status::Pending);
+                        self.meters.submitted(backend);
                         self.dispatch.ready(backend);
                         if let Some((id, info)) = event {
                             self.listeners.note(&id, || info);
@@ -193,6 +200,7 @@ where
             Effect::Cancelled {
                 id,
                 from,
+                created_at,
                 info,
                 reply,
             } => {
@@ -206,7 +214,7 @@ where
                 self.turn
                     .answer(Answer::Cancel(reply, Ok(CancelOutcome::Cancelled)));
                 let waiting = self.waiters.take(&id);
-                self.finish(id, info, Some(TaskOutcome::Cancelled), waiting);
+                self.finish(id, info, created_at, Some(TaskOutcome::Cancelled), waiting);
             }
             Effect::Revived {
                 id,
@@ -250,7 +258,7 @@ where
         if let Some(d) = &mut self.draining {
             d.attempt_ended(&f.id, status);
         }
-        self.finish(f.id, f.info, f.outcome, f.waiting);
+        self.finish(f.id, f.info, f.created_at, f.outcome, f.waiting);
     }
 
     /// Publishes a recorded change, and gives a final one to the waiters
@@ -259,11 +267,14 @@ where
         &mut self,
         id: Id<P>,
         info: TaskInfo<Bk<P>>,
+        created_at: Millis,
         outcome: Option<TaskOutcome<Out<P>>>,
         waiting: Option<Waiting>,
     ) {
         if info.status.is_terminal() {
             self.returns.release(info.backend, 1);
+            let took = (created_at > 0).then(|| self.clock.now().saturating_sub(created_at));
+            self.meters.finished(info.backend, info.status, took);
             if let (Some(waiting), Some(outcome)) = (waiting, outcome) {
                 self.waiters.tell(waiting, outcome);
             }
@@ -298,8 +309,14 @@ where
                 .collect()
         };
         waiting.resize_with(claimed.tasks.len(), || None);
+        let now = self.clock.now();
         for (claim, waiting) in claimed.tasks.into_iter().zip(waiting) {
             self.counts.shift(backend, Status::Pending, Status::Proving);
+            // A task stored before the store kept times has none (0).
+            if claim.ready_since > 0 {
+                self.meters
+                    .started(backend, now.saturating_sub(claim.ready_since));
+            }
             let task = &claim.task;
             self.listeners.note(task.id(), || {
                 TaskInfo::new(backend, Status::Proving, task.meta())

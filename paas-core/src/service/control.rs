@@ -10,6 +10,7 @@ use super::actor::Actor;
 use super::attempt::Stop;
 use super::command::{Bk, Id, NewTask, Out, Reply};
 use super::commit::{Answer, Effect};
+use super::query::read_failed;
 use super::types::{CancelOutcome, RetryOutcome, Submitted, TaskInfo};
 use crate::backend::Backend;
 use crate::lifecycle::{AnyTask, Pending, Status, Task};
@@ -67,7 +68,7 @@ where
         self.store
             .get(id)
             .await
-            .map_err(ServiceError::Store)?
+            .map_err(read_failed)?
             .ok_or_else(|| ServiceError::UnknownTask(id.to_string()))
     }
 
@@ -87,7 +88,15 @@ where
             let _ = reply.send(Ok(CancelOutcome::Cancelling));
             return;
         }
-        let (backend, task) = match self.known(&id).await.and_then(Self::typed) {
+        let stored = match self.known(&id).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let created_at = stored.times.created_at;
+        let (backend, task) = match Self::typed(stored) {
             Ok(found) => found,
             Err(e) => {
                 let _ = reply.send(Err(e));
@@ -112,6 +121,7 @@ where
             Effect::Cancelled {
                 id,
                 from,
+                created_at,
                 info,
                 reply,
             },

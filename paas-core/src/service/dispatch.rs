@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, warn};
@@ -46,6 +47,10 @@ pub(super) struct Running<P: Prover> {
     /// The task's waiters, moved here from [`Waiters`](super::waiters::Waiters)
     /// when the attempt starts.
     pub(super) waiting: Option<Waiting>,
+    /// When the task was submitted.
+    pub(super) created_at: Millis,
+    /// When this attempt started.
+    pub(super) started: Instant,
 }
 
 /// An attempt's end, as its worker reports it.
@@ -202,7 +207,12 @@ impl<P: Prover> Dispatch<P> {
         claimed: ClaimedTask<Id<P>>,
         waiting: Option<Waiting>,
     ) {
-        let ClaimedTask { task, weight, .. } = claimed;
+        let ClaimedTask {
+            task,
+            weight,
+            created_at,
+            ..
+        } = claimed;
         let pool = &mut self.pools[backend];
         pool.running += 1;
         pool.weight += weight;
@@ -247,8 +257,20 @@ impl<P: Prover> Dispatch<P> {
                 token,
                 stop: None,
                 waiting,
+                created_at,
+                started: Instant::now(),
             },
         );
+    }
+
+    /// `backend`'s pool now: attempts running, its workers, weight in use.
+    pub(super) fn pool_use(
+        &self,
+        backend: Bk<P>,
+        config: &ServiceConfig<Bk<P>>,
+    ) -> (usize, usize, u64) {
+        let pool = &self.pools[backend];
+        (pool.running, config.pools[backend].workers, pool.weight)
     }
 
     /// Asks the attempt of `id` to stop for `why` (a user's cancel stands

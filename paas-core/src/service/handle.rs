@@ -401,7 +401,7 @@ impl<P: Prover> ProverHandle<P> {
     /// handle.wait_all(1..=5).await?;
     /// let page = handle.list(ListQuery::new(2).status(Status::Completed)).await?;
     /// assert_eq!(page.tasks.iter().map(|t| t.id).collect::<Vec<_>>(), [5, 4]);
-    /// let rest = handle.list(ListQuery::new(10).before(page.next.unwrap())).await?;
+    /// let rest = handle.list(ListQuery::new(10).after(page.next.unwrap())).await?;
     /// assert_eq!(rest.tasks.len(), 3);
     /// # Ok(())
     /// # }

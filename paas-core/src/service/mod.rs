@@ -70,6 +70,7 @@ mod dispatch;
 mod error;
 mod events;
 mod handle;
+mod meters;
 mod query;
 mod shutdown;
 mod types;

@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 use super::ServiceError;
 use super::actor::Actor;
 use super::command::{Bk, Id, Out, Query, Reply};
+use super::meters::{self, StoreOp};
 use super::types::{Readiness, TaskDetail, TaskInfo, TaskOutcome, TaskRow};
 use super::waiters::Waiting;
 use crate::lifecycle::{Failure, FailureKind, Status, TaskMeta};
@@ -25,11 +26,11 @@ where
                 let info = self.store.get(&id).await;
                 let _ = reply.send(
                     info.map(|s| s.as_ref().map(TaskInfo::of_stored))
-                        .map_err(ServiceError::Store),
+                        .map_err(read_failed),
                 );
             }
             Query::Proof { id, reply } => {
-                let _ = reply.send(self.store.proof(&id).await.map_err(ServiceError::Store));
+                let _ = reply.send(self.store.proof(&id).await.map_err(read_failed));
             }
             Query::Lookup { ids, reply } => {
                 let found = self.store.fetch_many(&ids).await;
@@ -41,7 +42,7 @@ where
                                 .map(|f| f.map(|f| f.task.record.status))
                                 .collect()
                         })
-                        .map_err(ServiceError::Store),
+                        .map_err(read_failed),
                 );
             }
             Query::Wait { ids, reply } => self.on_wait(ids, reply).await,
@@ -50,10 +51,10 @@ where
                     tasks: page.tasks.into_iter().map(TaskRow::of_stored).collect(),
                     next: page.next,
                 });
-                let _ = reply.send(page.map_err(ServiceError::Store));
+                let _ = reply.send(page.map_err(read_failed));
             }
             Query::Detail { id, reply } => {
-                let _ = reply.send(self.detail(&id).await.map_err(ServiceError::Store));
+                let _ = reply.send(self.detail(&id).await.map_err(read_failed));
             }
             Query::Readiness { reply } => {
                 let _ = reply.send(Ok(Readiness {
@@ -90,7 +91,7 @@ where
         let fetched = match self.store.fetch_many(&ids).await {
             Ok(fetched) => fetched,
             Err(e) => {
-                let _ = reply.send(Err(ServiceError::Store(e)));
+                let _ = reply.send(Err(read_failed(e)));
                 return;
             }
         };
@@ -112,7 +113,7 @@ where
                     outcomes.push(outcome);
                 }
                 Err(e) => {
-                    let _ = reply.send(Err(ServiceError::Store(e)));
+                    let _ = reply.send(Err(read_failed(e)));
                     return;
                 }
             }
@@ -126,6 +127,12 @@ where
         }
         let _ = reply.send(Ok(rx));
     }
+}
+
+/// A failed store read, counted, as its caller gets it.
+pub(super) fn read_failed(e: StoreError) -> ServiceError {
+    meters::store_error(StoreOp::Read);
+    ServiceError::Store(e)
 }
 
 /// The final outcome of a stored task, if it has finished.

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     Applied, ClaimRequest, Claimed, ClaimedTask, Committed, FailedAttempt, Fence, Fetched,
-    FetchedMany, ListQuery, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Times,
-    Write,
+    FetchedMany, ListQuery, Order, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore,
+    Times, Write,
 };
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{AfterFailure, AnyTask, FailureKind, Millis, Status, TaskMeta, TaskRecord};
@@ -251,8 +251,8 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
         }
     }
 
-    /// The newest `query.limit` tasks matching `query`, walking the listing
-    /// bits down from the cursor.
+    /// The `query.limit` tasks matching `query`, walking the listing bits
+    /// from the cursor, 64 slots a word.
     fn list(&self, query: ListQuery<B>) -> Page<StoredTask<I, B>> {
         let statuses: Vec<usize> = match query.status {
             Some(s) => vec![s.index()],
@@ -262,29 +262,56 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
             Some(b) => vec![b],
             None => B::ALL.to_vec(),
         };
-        let end = query.before.map_or(self.entries.len(), |seq| {
-            (seq.saturating_sub(1) as usize).min(self.entries.len())
-        });
-        let mut tasks = Vec::new();
-        let mut word = end.div_ceil(64);
-        while word > 0 && tasks.len() < query.limit {
-            word -= 1;
+        let word_of = |word: usize| -> u64 {
             let mut bits = 0u64;
             for &b in &backends {
                 for &s in &statuses {
                     bits |= self.listed[b][s].word(word);
                 }
             }
-            // Only slots below `end`.
-            let top = end - word * 64;
-            if top < 64 {
-                bits &= (1u64 << top) - 1;
+            bits
+        };
+        let len = self.entries.len();
+        let mut tasks = Vec::new();
+        match query.order {
+            Order::NewestFirst => {
+                // Slots below `end` (seq s is slot s - 1).
+                let end = query
+                    .after
+                    .map_or(len, |seq| (seq.saturating_sub(1) as usize).min(len));
+                let mut word = end.div_ceil(64);
+                while word > 0 && tasks.len() < query.limit {
+                    word -= 1;
+                    let mut bits = word_of(word);
+                    let top = end - word * 64;
+                    if top < 64 {
+                        bits &= (1u64 << top) - 1;
+                    }
+                    while bits != 0 && tasks.len() < query.limit {
+                        let bit = 63 - bits.leading_zeros() as usize;
+                        bits &= !(1 << bit);
+                        let slot = word * 64 + bit;
+                        tasks.push(self.entries[slot].stored(slot));
+                    }
+                }
             }
-            while bits != 0 && tasks.len() < query.limit {
-                let bit = 63 - bits.leading_zeros() as usize;
-                bits &= !(1 << bit);
-                let slot = word * 64 + bit;
-                tasks.push(self.entries[slot].stored(slot));
+            Order::OldestFirst => {
+                // Slots from `start` on.
+                let start = query.after.map_or(0, |seq| (seq as usize).min(len));
+                let mut word = start / 64;
+                while word * 64 < len && tasks.len() < query.limit {
+                    let mut bits = word_of(word);
+                    if word * 64 < start {
+                        bits &= !((1u64 << (start - word * 64)) - 1);
+                    }
+                    while bits != 0 && tasks.len() < query.limit {
+                        let bit = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let slot = word * 64 + bit;
+                        tasks.push(self.entries[slot].stored(slot));
+                    }
+                    word += 1;
+                }
             }
         }
         let next = (tasks.len() == query.limit)

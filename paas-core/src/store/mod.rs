@@ -286,15 +286,16 @@ pub struct FailedAttempt {
     pub error: Failure,
 }
 
-/// Which tasks [`TaskStore::list`] returns: newest first, optionally only
-/// one status and one backend, before a cursor.
+/// Which tasks [`TaskStore::list`] returns: newest (or oldest) first,
+/// optionally only one status and one backend, after a cursor.
 ///
 /// ```
 /// use paas_core::Status;
-/// use paas_core::store::ListQuery;
+/// use paas_core::store::{ListQuery, Order};
 ///
 /// let failed = ListQuery::<&str>::new(50).status(Status::Failed);
-/// assert_eq!((failed.limit, failed.status, failed.before), (50, Some(Status::Failed), None));
+/// assert_eq!((failed.limit, failed.status, failed.after), (50, Some(Status::Failed), None));
+/// assert_eq!(failed.order, Order::NewestFirst);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListQuery<B> {
@@ -302,11 +303,24 @@ pub struct ListQuery<B> {
     pub status: Option<Status>,
     /// Only tasks of this backend.
     pub backend: Option<B>,
-    /// Only tasks submitted before this one (its [`StoredTask::seq`]): the
-    /// previous page's [`Page::next`].
-    pub before: Option<u64>,
+    /// Only tasks past this one in the listing order (its
+    /// [`StoredTask::seq`]): the previous page's [`Page::next`].
+    pub after: Option<u64>,
+    /// Newest or oldest first.
+    pub order: Order,
     /// At most this many tasks.
     pub limit: usize,
+}
+
+/// The order of a listing: by submission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Order {
+    /// The most recently submitted first (the default).
+    #[default]
+    NewestFirst,
+    /// The longest-waiting first.
+    OldestFirst,
 }
 
 impl<B> ListQuery<B> {
@@ -315,7 +329,8 @@ impl<B> ListQuery<B> {
         Self {
             status: None,
             backend: None,
-            before: None,
+            after: None,
+            order: Order::NewestFirst,
             limit,
         }
     }
@@ -338,11 +353,20 @@ impl<B> ListQuery<B> {
         }
     }
 
+    /// The oldest first.
+    #[must_use]
+    pub fn oldest_first(self) -> Self {
+        Self {
+            order: Order::OldestFirst,
+            ..self
+        }
+    }
+
     /// The page after the one whose [`Page::next`] was `cursor`.
     #[must_use]
-    pub fn before(self, cursor: u64) -> Self {
+    pub fn after(self, cursor: u64) -> Self {
         Self {
-            before: Some(cursor),
+            after: Some(cursor),
             ..self
         }
     }
@@ -535,7 +559,7 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
     /// A [`StoreError`] if the store could not be read.
     fn proof(&self, id: &I) -> impl Future<Output = Result<Option<O>, StoreError>> + Send;
 
-    /// Up to `query.limit` tasks, newest first, matching `query`. Costs
+    /// Up to `query.limit` tasks matching `query`, in its order. Costs
     /// O(log n + what the page holds): never a scan of every task.
     ///
     /// # Errors

@@ -18,8 +18,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use super::{
     Applied, ClaimRequest, Claimed, ClaimedTask, Committed, FailedAttempt, Fence, Fetched,
-    FetchedMany, ListQuery, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore, Times,
-    Write,
+    FetchedMany, ListQuery, Order, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore,
+    Times, Write,
 };
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
@@ -814,14 +814,18 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
     }
 }
 
-/// A page of tasks newest first, each query reading down an index from the
-/// cursor: by (status, backend) when filtered, by submission order when not.
-/// A status without a backend takes each backend's newest and merges them.
+/// A page of tasks in the query's order, each query reading an index from
+/// the cursor: by (status, backend) when filtered, by submission order when
+/// not. A status without a backend takes each backend's first and merges them.
 fn list_in<I: TaskId, B: Backend>(
     conn: &Connection,
     query: ListQuery<B>,
 ) -> Result<Page<StoredTask<I, B>>, StoreError> {
-    let before = query.before.map_or(i64::MAX, to_i64);
+    let newest = query.order == Order::NewestFirst;
+    let (cmp, dir) = if newest { ("<", "DESC") } else { (">", "ASC") };
+    let cursor = query
+        .after
+        .map_or(if newest { i64::MAX } else { 0 }, to_i64);
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
     let read =
         |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<Vec<StoredTask<I, B>>, StoreError> {
@@ -835,31 +839,36 @@ fn list_in<I: TaskId, B: Backend>(
         };
     let mut tasks = match (query.status, query.backend) {
         (None, None) => read(
-            &format!("SELECT {ROW_COLUMNS} FROM tasks WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"),
-            &[&before, &limit],
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM tasks WHERE seq {cmp} ?1 ORDER BY seq {dir} LIMIT ?2"
+            ),
+            &[&cursor, &limit],
         )?,
         (None, Some(b)) => read(
             &format!(
-                "SELECT {ROW_COLUMNS} FROM tasks WHERE backend = ?1 AND seq < ?2
-                 ORDER BY seq DESC LIMIT ?3"
+                "SELECT {ROW_COLUMNS} FROM tasks WHERE backend = ?1 AND seq {cmp} ?2
+                 ORDER BY seq {dir} LIMIT ?3"
             ),
-            &[&b.name(), &before, &limit],
+            &[&b.name(), &cursor, &limit],
         )?,
         (Some(status), backend) => {
             let sql = format!(
                 "SELECT {ROW_COLUMNS} FROM tasks INDEXED BY tasks_listed
-                 WHERE status = ?1 AND backend = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
+                 WHERE status = ?1 AND backend = ?2 AND seq {cmp} ?3 ORDER BY seq {dir} LIMIT ?4"
             );
             let backends: Vec<B> = backend.map_or_else(|| B::ALL.to_vec(), |b| vec![b]);
             let mut all = Vec::new();
             for b in backends {
                 all.extend(read(
                     &sql,
-                    &[&status_code(status), &b.name(), &before, &limit],
+                    &[&status_code(status), &b.name(), &cursor, &limit],
                 )?);
             }
-            all.sort_unstable_by_key(|t| std::cmp::Reverse(t.seq));
-            all.truncate(query.limit);
+            if newest {
+                all.sort_unstable_by_key(|t| std::cmp::Reverse(t.seq));
+            } else {
+                all.sort_unstable_by_key(|t| t.seq);
+            }
             all
         }
     };

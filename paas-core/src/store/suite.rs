@@ -647,13 +647,10 @@ async fn list_pages_newest_first<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) 
     assert_eq!(ids(&first), [7, 6, 5]);
     assert!(first.tasks.windows(2).all(|w| w[0].seq > w[1].seq));
     let cursor = first.next.expect("a full page has a next cursor");
-    let second = s
-        .list(ListQuery::new(3).before(cursor))
-        .await
-        .expect("list");
+    let second = s.list(ListQuery::new(3).after(cursor)).await.expect("list");
     assert_eq!(ids(&second), [4, 3, 2]);
     let last = s
-        .list(ListQuery::new(3).before(second.next.expect("full")))
+        .list(ListQuery::new(3).after(second.next.expect("full")))
         .await
         .expect("list");
     assert_eq!((ids(&last), last.next), (vec![1], None));
@@ -676,6 +673,26 @@ async fn list_pages_newest_first<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) 
         .await
         .expect("list");
     assert!(none.tasks.is_empty() && none.next.is_none());
+    let oldest = s
+        .list(ListQuery::new(2).status(Status::Pending).oldest_first())
+        .await
+        .expect("list");
+    assert_eq!(ids(&oldest), [3, 4]);
+    let after = s
+        .list(
+            ListQuery::new(2)
+                .status(Status::Pending)
+                .oldest_first()
+                .after(oldest.next.expect("full")),
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(&after), [5, 6]);
+    let all_oldest = s
+        .list(ListQuery::new(100).oldest_first())
+        .await
+        .expect("list");
+    assert_eq!(ids(&all_oldest), [1, 2, 3, 4, 5, 6, 7]);
 }
 
 async fn failures_are_kept_per_attempt<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) {
