@@ -6,7 +6,7 @@
 //! ([`Backend::name`], [`Status::as_str`], [`FailureKind::as_str`]).
 
 use paas_core::service::{CancelOutcome, Submitted, TaskDetail, TaskRow};
-use paas_core::store::{FailedAttempt, ListQuery, StatusCounts, Times};
+use paas_core::store::{FailedAttempt, ListQuery, Order, StatusCounts, Times};
 use paas_core::{Backend, Failure, FailureKind, Status, TaskId, TaskInfo};
 use serde::{Deserialize, Serialize};
 
@@ -328,7 +328,7 @@ impl From<AttemptView> for FailedAttempt {
     }
 }
 
-/// A page of `GET /v1/tasks`: newest first.
+/// A page of `GET /v1/tasks`, newest (or oldest) first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[cfg_attr(feature = "server", schema(bound = ""))]
@@ -363,6 +363,11 @@ pub struct ListParams {
     /// The previous page's `next`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// `newest` first (the default) or `oldest` first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(value_type = Option<schema::OrderSchema>))]
+    #[cfg_attr(feature = "server", schema(value_type = Option<schema::OrderSchema>))]
+    pub order: Option<String>,
     /// At most this many tasks (1 to 1000, default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "server", param(minimum = 1, maximum = 1000))]
@@ -381,7 +386,11 @@ impl ListParams {
         Self {
             status: query.status.map(|s| s.as_str().to_string()),
             backend: query.backend.map(|b| b.name().to_string()),
-            cursor: query.before.map(|c| c.to_string()),
+            cursor: query.after.map(|c| c.to_string()),
+            order: match query.order {
+                Order::OldestFirst => Some("oldest".to_string()),
+                _ => None,
+            },
             limit: Some(query.limit),
         }
     }
@@ -417,7 +426,12 @@ impl ListParams {
             let seq = cursor
                 .parse()
                 .map_err(|_| format!("`cursor` is a previous page's `next`, not {cursor:?}"))?;
-            query = query.before(seq);
+            query = query.after(seq);
+        }
+        match self.order.as_deref() {
+            None | Some("newest") => {}
+            Some("oldest") => query = query.oldest_first(),
+            Some(other) => return Err(format!("`order` is newest or oldest, not {other:?}")),
         }
         Ok(query)
     }
@@ -853,6 +867,26 @@ pub mod schema {
 
         fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
             <TaskIdSchema as ToSchema>::schemas(out);
+        }
+    }
+
+    /// A listing's order.
+    #[derive(Debug)]
+    pub struct OrderSchema;
+
+    impl PartialSchema for OrderSchema {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["newest", "oldest"]))
+                .description(Some("A listing's order: newest or oldest first."))
+                .into()
+        }
+    }
+
+    impl ToSchema for OrderSchema {
+        fn name() -> Cow<'static, str> {
+            "Order".into()
         }
     }
 

@@ -126,7 +126,7 @@ where
         .list(
             ListQuery::new(10)
                 .status(Status::Completed)
-                .before(page.next.expect("more")),
+                .after(page.next.expect("more")),
         )
         .await
         .expect("listed");

@@ -430,6 +430,11 @@ async fn listing_pages_newest_first_with_filters() {
     assert_eq!(ns(&failed), [6]);
     let (_, fast) = get(&node.url("/v1/tasks?backend=fast&status=completed&limit=2")).await;
     assert_eq!(ns(&fast), [5, 4]);
+    let (_, oldest) = get(&node.url("/v1/tasks?order=oldest&limit=2")).await;
+    assert_eq!(ns(&oldest), [1, 2]);
+    let next = oldest["next"].as_str().expect("a next page").to_string();
+    let (_, more) = get(&node.url(&format!("/v1/tasks?order=oldest&limit=2&cursor={next}"))).await;
+    assert_eq!(ns(&more), [3, 4]);
 
     for bad in [
         "status=done",

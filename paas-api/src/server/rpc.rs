@@ -10,7 +10,7 @@
 //! | `getReport` | none | a [`SummaryView`] |
 //! | `cancel` | `id` | a [`CancelResponse`] |
 //! | `retry` | `id` | a [`RetryResponse`] |
-//! | `listTasks` | `status`, `backend`, `cursor`, `limit` (all optional) | a [`TaskPage`] |
+//! | `listTasks` | `status`, `backend`, `cursor`, `limit`, `order` (all optional) | a [`TaskPage`] |
 //!
 //! A task may be named by `key` (its key in hex) instead of `id`. Batches
 //! and notifications work as the specification says: a batch is answered
@@ -377,6 +377,7 @@ async fn run<P: ApiProver>(
                 status: string_param(&mut params, "status", 0)?,
                 backend: string_param(&mut params, "backend", 1)?,
                 cursor: string_param(&mut params, "cursor", 2)?,
+                order: string_param(&mut params, "order", 4)?,
                 limit: match params.take("limit", 3) {
                     None | Some(Value::Null) => None,
                     Some(v) => Some(

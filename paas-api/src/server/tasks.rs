@@ -66,7 +66,7 @@ pub(crate) fn submit_tasks(body: Value) -> Result<Vec<SubmitTask<Value>>, ErrorB
     })
 }
 
-/// List tasks, newest first, a page at a time.
+/// List tasks, newest (or oldest) first, a page at a time.
 ///
 /// Each page is one indexed read of the store, never a scan of every task.
 #[utoipa::path(
