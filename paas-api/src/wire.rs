@@ -25,7 +25,7 @@ pub struct SubmitTask<I> {
     #[cfg_attr(feature = "server", schema(value_type = schema::TaskIdSchema))]
     pub id: I,
     /// Higher runs first within the task's backend (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "names::whole_i32")]
     pub priority: i32,
 }
 
@@ -362,6 +362,8 @@ pub struct ListParams {
     pub backend: Option<String>,
     /// The previous page's `next`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(pattern = "^[0-9]{1,19}$"))]
+    #[cfg_attr(feature = "server", schema(pattern = "^[0-9]{1,19}$"))]
     pub cursor: Option<String>,
     /// `newest` first (the default) or `oldest` first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -695,8 +697,33 @@ pub struct HealthCheck {
     pub reason: Option<String>,
 }
 
-/// Serde by stable name: statuses, failure kinds and backends.
+/// Serde by stable name: statuses, failure kinds and backends; and whole
+/// numbers however JSON writes them.
 pub mod names {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    /// An `i32` written as a whole number, `7` or `7.0` (JSON does not tell
+    /// them apart).
+    ///
+    /// # Errors
+    ///
+    /// Not a whole number, or out of range.
+    pub fn whole_i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        if let Some(i) = n.as_i64() {
+            return i32::try_from(i)
+                .map_err(|_| D::Error::custom(format!("{i} is out of range for i32")));
+        }
+        match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX) => {
+                Ok(f as i32)
+            }
+            _ => Err(D::Error::custom(format!(
+                "{n} is not a whole number in the range of i32"
+            ))),
+        }
+    }
+
     /// A [`Status`](paas_core::Status) by [`as_str`](paas_core::Status::as_str).
     pub mod status {
         use paas_core::Status;
@@ -786,6 +813,24 @@ pub mod schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
     use utoipa::{PartialSchema, ToSchema};
 
+    /// Any JSON value.
+    #[derive(Debug)]
+    pub struct AnyJson;
+
+    impl PartialSchema for AnyJson {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .into()
+        }
+    }
+
+    impl ToSchema for AnyJson {
+        fn name() -> Cow<'static, str> {
+            "AnyJson".into()
+        }
+    }
+
     /// A task id in its serde form: any JSON value.
     #[derive(Debug)]
     pub struct TaskIdSchema;
@@ -866,7 +911,8 @@ pub mod schema {
         }
 
         fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
-            <TaskIdSchema as ToSchema>::schemas(out);
+            <super::SubmitBatch<TaskIdSchema> as ToSchema>::schemas(out);
+            <super::SubmitTask<TaskIdSchema> as ToSchema>::schemas(out);
         }
     }
 

@@ -101,6 +101,40 @@ async fn the_document_lists_every_route_and_its_errors() {
     assert!(doc["components"].get("securitySchemes").is_none());
 }
 
+/// Every `$ref` in `value`.
+fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_resolves() {
+    let node = Node::start().await;
+    let (_, doc) = get(&node.url("/openapi.json")).await;
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 20);
+    for r in found {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r} points into the schemas"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} resolves"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_router_without_metrics_or_page_documents_neither_and_a_token_is_declared() {
     let node = Node::with(

@@ -18,7 +18,7 @@ use utoipa::openapi::{OpenApi as Document, RefOr};
 
 use super::{ApiProver, events, health, metrics, page, rpc, tasks};
 use crate::ErrorBody;
-use crate::wire::schema::TaskIdSchema;
+use crate::wire::schema::{OrderSchema, TaskIdSchema};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,7 +43,7 @@ use crate::wire::schema::TaskIdSchema;
         page::index,
         page::asset,
     ),
-    components(schemas(ErrorBody, crate::ErrorCode, TaskIdSchema)),
+    components(schemas(ErrorBody, crate::ErrorCode, TaskIdSchema, OrderSchema)),
     tags(
         (name = "tasks", description = "Submit, read, cancel and retry tasks; download proofs."),
         (name = "service", description = "Counts, live events, metrics."),

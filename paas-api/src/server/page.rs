@@ -41,7 +41,7 @@ pub(crate) async fn index() -> Response {
     get,
     path = "/assets/{file}",
     tag = "page",
-    params(("file" = String, Path, description = "`app.js` or `style.css`.")),
+    params(("file" = String, Path, pattern = "^(app\\.js|style\\.css)$", description = "`app.js` or `style.css`.")),
     responses(
         (status = 200, description = "The file.", content_type = "text/plain", body = String),
         (status = 404, description = "`not_found`", body = ErrorBody),

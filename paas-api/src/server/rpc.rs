@@ -36,11 +36,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 
 use super::auth::{Access, read_only};
 use super::extract::{invalid_key, parse_id};
 use super::{ApiProver, ApiState, calls};
 use crate::task_key::parse_key_hex;
+use crate::wire::schema::AnyJson;
 use crate::wire::{ListParams, SubmitTask};
 use crate::{ErrorBody, ErrorCode};
 
@@ -105,10 +108,10 @@ pub(crate) struct RpcRequest {
     /// `prove`, `proveMany`, `getTaskStatus`, `getProof`, `getReport`, `cancel`, `retry` or `listTasks`.
     method: String,
     /// By name (an object) or by position (an array).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<AnyJson>)]
     params: Option<Value>,
     /// A string, a number or null; leave it out for a notification.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<AnyJson>)]
     id: Option<Value>,
 }
 
@@ -118,12 +121,14 @@ pub(crate) struct RpcResponse {
     /// Always `"2.0"`.
     jsonrpc: String,
     /// The method's result.
-    #[schema(value_type = Object)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<AnyJson>)]
     result: Option<Value>,
     /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<RpcError>,
-    /// The request's id.
-    #[schema(value_type = Object)]
+    /// The request's id (null when it could not be read).
+    #[schema(value_type = AnyJson)]
     id: Value,
 }
 
@@ -175,6 +180,47 @@ impl From<ErrorBody> for RpcError {
     }
 }
 
+/// One message or a batch of them (an array), for the OpenAPI document.
+macro_rules! one_or_batch {
+    ($schema:ident, $item:ident, $what:literal) => {
+        #[doc = concat!("A ", $what, ", or an array of them (a batch).")]
+        #[derive(Debug)]
+        pub(crate) struct $schema;
+
+        impl utoipa::PartialSchema for $schema {
+            fn schema() -> RefOr<Schema> {
+                let item = || Ref::from_schema_name(stringify!($item));
+                OneOfBuilder::new()
+                    .item(item())
+                    .item(ArrayBuilder::new().items(item()))
+                    .description(Some(concat!(
+                        "A ",
+                        $what,
+                        ", or an array of them (a batch)."
+                    )))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $schema {
+            fn name() -> std::borrow::Cow<'static, str> {
+                stringify!($schema).into()
+            }
+
+            fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+                out.push((
+                    stringify!($item).to_string(),
+                    <$item as utoipa::PartialSchema>::schema(),
+                ));
+                <$item as utoipa::ToSchema>::schemas(out);
+            }
+        }
+    };
+}
+
+one_or_batch!(RpcRequests, RpcRequest, "JSON-RPC request");
+one_or_batch!(RpcResponses, RpcResponse, "JSON-RPC response");
+
 /// JSON-RPC 2.0.
 ///
 /// One request or a batch (an array). A request made only of
@@ -183,10 +229,10 @@ impl From<ErrorBody> for RpcError {
     post,
     path = "/rpc",
     tag = "rpc",
-    request_body(content = RpcRequest, description = "A request, or an array of them (a batch)."),
+    request_body(content = RpcRequests, description = "A request, or an array of them (a batch)."),
     params(("x-paas-client" = String, Header, description = "Any value: every POST needs it.")),
     responses(
-        (status = 200, description = "The response, or an array of them for a batch; errors are JSON-RPC errors.", body = RpcResponse),
+        (status = 200, description = "The response, or an array of them for a batch; errors are JSON-RPC errors.", body = RpcResponses),
         (status = 204, description = "Only notifications: nothing to answer."),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: no client header.", body = ErrorBody),

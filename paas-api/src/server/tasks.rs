@@ -94,7 +94,7 @@ pub(crate) async fn list<P: ApiProver>(
     get,
     path = "/v1/tasks/{key}",
     tag = "tasks",
-    params(("key" = String, Path, description = "The task's key in lowercase hex.")),
+    params(("key" = String, Path, pattern = "^([0-9a-f]{2})+$", description = "The task's key in lowercase hex.")),
     responses(
         (status = 200, description = "The task.", body = TaskView<TaskIdSchema, BackendSchema>),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
@@ -115,7 +115,7 @@ pub(crate) async fn get<P: ApiProver>(
     get,
     path = "/v1/tasks/{key}/proof",
     tag = "tasks",
-    params(("key" = String, Path, description = "The task's key in lowercase hex.")),
+    params(("key" = String, Path, pattern = "^([0-9a-f]{2})+$", description = "The task's key in lowercase hex.")),
     responses(
         (status = 200, description = "The proof.", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
@@ -140,7 +140,7 @@ pub(crate) async fn proof<P: ApiProver>(
     path = "/v1/tasks/{key}/cancel",
     tag = "tasks",
     params(
-        ("key" = String, Path, description = "The task's key in lowercase hex."),
+        ("key" = String, Path, pattern = "^([0-9a-f]{2})+$", description = "The task's key in lowercase hex."),
         ("x-paas-client" = String, Header, description = "Any value: every write needs it."),
     ),
     responses(
@@ -166,7 +166,7 @@ pub(crate) async fn cancel<P: ApiProver>(
     path = "/v1/tasks/{key}/retry",
     tag = "tasks",
     params(
-        ("key" = String, Path, description = "The task's key in lowercase hex."),
+        ("key" = String, Path, pattern = "^([0-9a-f]{2})+$", description = "The task's key in lowercase hex."),
         ("x-paas-client" = String, Header, description = "Any value: every write needs it."),
     ),
     responses(
