@@ -43,7 +43,10 @@ pub(crate) async fn index() -> Response {
     tag = "page",
     params(("file" = String, Path, pattern = "^(app\\.js|style\\.css)$", description = "`app.js` or `style.css`.")),
     responses(
-        (status = 200, description = "The file.", content_type = "text/plain", body = String),
+        (status = 200, description = "The file.", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+        )),
         (status = 404, description = "`not_found`", body = ErrorBody),
     )
 )]
