@@ -7,12 +7,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use paas_core::service::TaskOutcome;
-use paas_core::store::{ClaimRequest, SqliteStore, TaskStore, Write};
+use paas_core::store::{ClaimRequest, OpenError, SqliteStore, TaskStore, Write};
 use paas_core::{PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, Service, Status, Task};
 
 use paas_tests::Solo as Lane;
 
 type Store = SqliteStore<u64, Lane, Vec<u8>>;
+
+/// Opens `db` again after the service on it shut down. `shutdown` answers
+/// just before the service's task ends and drops its store, and with it the
+/// store's lock, so a reopen in the same process may find it held by this
+/// process for a moment.
+async fn reopen(db: &Path) -> Store {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match Store::open(db) {
+            Err(OpenError::Locked { pid: Some(pid), .. })
+                if pid == std::process::id() && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            other => return other.expect("reopen"),
+        }
+    }
+}
 
 /// Proves ids below `hang_from` at once (proof = the id's bytes); ids from
 /// `hang_from` up wait until cancelled; ids in `flaky` fail transiently.
@@ -106,7 +124,7 @@ async fn a_restart_resumes_unfinished_work_without_reproving_finished_work() {
 
     let second = Scripted::new(u64::MAX);
     let handle = Service::builder(second.clone())
-        .store(Store::open(&db).expect("reopen"))
+        .store(reopen(&db).await)
         .start()
         .await
         .expect("restart");
@@ -167,7 +185,7 @@ async fn a_retrying_task_keeps_its_retry_time_across_restarts() {
 
     let second = Scripted::new(u64::MAX);
     let handle = Service::builder(second.clone())
-        .store(Store::open(&db).expect("reopen"))
+        .store(reopen(&db).await)
         .retry(slow_retry)
         .start()
         .await
@@ -225,7 +243,7 @@ async fn a_task_left_proving_by_a_dead_process_spends_that_attempt() {
         assert_eq!(claimed.tasks.len(), 1);
     }
     let handle = Service::builder(Scripted::new(u64::MAX))
-        .store(Store::open(&db).expect("reopen"))
+        .store(reopen(&db).await)
         .start()
         .await
         .expect("restart");

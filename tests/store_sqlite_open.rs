@@ -1,8 +1,11 @@
 //! Bad database files and folders give a clear, typed error when the store
-//! opens, and nothing in them is overwritten.
+//! opens, and nothing in them is overwritten; one store at a time holds a
+//! database (an OS lock), and a second open names the holder.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Barrier};
 
 use paas_core::Backend;
 use paas_core::store::{OpenError, SqliteStore};
@@ -189,4 +192,169 @@ fn a_read_only_database_is_reported_and_untouched() {
     let err = open(&path).expect_err("must fail");
     assert!(matches!(err, OpenError::ReadOnly { .. }), "{err}");
     assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn a_folder_where_the_file_should_be_is_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("tasks.db");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let err = open(&folder).expect_err("must fail");
+    assert!(
+        matches!(&err, OpenError::IsADirectory(p) if p == &folder),
+        "{err}"
+    );
+    assert!(err.to_string().contains("is a folder"), "{err}");
+}
+
+/// This machine's host name, as the lock file records it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("host name")
+        .trim()
+        .to_string()
+}
+
+fn assert_locked_by(err: &OpenError, pid: u32) {
+    match err {
+        OpenError::Locked {
+            pid: Some(holder),
+            host: Some(host),
+            ..
+        } => {
+            assert_eq!(*holder, pid, "{err}");
+            assert_eq!(host, &host_name(), "{err}");
+        }
+        other => panic!("expected Locked by {pid}, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("process {pid} on host {}", host_name())),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_second_open_in_the_same_process_is_refused_until_the_last_clone_drops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tasks.db");
+    let store = open(&path).expect("open");
+    assert_eq!(store.lock_path(), dir.path().join("tasks.db.lock"));
+    let err = open(&path).expect_err("the file is held");
+    assert_locked_by(&err, std::process::id());
+    let clone = store.clone();
+    drop(store);
+    let err = open(&path).expect_err("a clone still holds it");
+    assert_locked_by(&err, std::process::id());
+    drop(clone);
+    drop(open(&path).expect("free once the last clone is gone"));
+}
+
+#[test]
+fn opens_at_the_same_instant_let_exactly_one_in_and_never_race_on_the_schema() {
+    const THREADS: usize = 4;
+    for round in 0..40 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = Arc::new(dir.path().join("tasks.db"));
+        let start = Arc::new(Barrier::new(THREADS));
+        let opens: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    open(&path)
+                })
+            })
+            .collect();
+        let results: Vec<Result<Store, OpenError>> = opens
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        let winners = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(winners, 1, "round {round}: exactly one open wins");
+        for result in &results {
+            if let Err(err) = result {
+                assert!(
+                    matches!(err, OpenError::Locked { .. }),
+                    "round {round}: a losing open is Locked, got: {err}"
+                );
+            }
+        }
+        drop(results);
+        // The winner made a complete schema.
+        let conn = rusqlite::Connection::open(&*path).expect("raw open");
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('tasks', 'proofs')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("schema");
+        assert_eq!(tables, 2, "round {round}");
+    }
+}
+
+/// A child process holding the store at `path` open (`paas-lock-holder`).
+struct Holder {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Holder {
+    fn start(path: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paas-lock-holder"))
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the holder");
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "open", "the holder opened the store");
+        Holder { child, stdin }
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn another_process_holding_the_store_is_named_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tasks.db");
+    let mut holder = Holder::start(&path);
+    let started = std::time::Instant::now();
+    let err = open(&path).expect_err("held by the child");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refused at once"
+    );
+    assert_locked_by(&err, holder.child.id());
+    // The holder stops normally: its store is dropped and the file is free.
+    drop(holder.stdin.take());
+    assert!(holder.child.wait().expect("wait").success());
+    let store = open(&path).expect("free after the holder exits");
+    drop(store);
+}
+
+#[test]
+fn a_killed_holder_leaves_no_lock_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tasks.db");
+    let mut holder = Holder::start(&path);
+    assert_locked_by(&open(&path).expect_err("held"), holder.child.id());
+    holder.child.kill().expect("SIGKILL");
+    holder.child.wait().expect("reap");
+    assert!(
+        dir.path().join("tasks.db.lock").exists(),
+        "the lock file stays; the kernel dropped the lock"
+    );
+    drop(open(&path).expect("the kernel released the dead holder's lock"));
 }

@@ -52,10 +52,28 @@ fn a_tampered_receipt_fails_verification() {
     other_program.metadata.program_id = Checkpoint::native_program_id();
     assert!(host.verify(&other_program).is_err());
     let other_key = NativeHost::for_program::<Fibonacci>([4; 32]);
+    let err = other_key
+        .verify(&receipt)
+        .expect_err("another host key does not accept it");
     assert!(
-        other_key.verify(&receipt).is_err(),
-        "another host key does not accept it"
+        err.to_string().contains(&format!(
+            "signed by another host key (fingerprint {}; this host's key is {})",
+            host.key_fingerprint(),
+            other_key.key_fingerprint()
+        )),
+        "{err}"
     );
+    assert_eq!(
+        paas_zkvm::native_signer_fingerprint(&receipt),
+        Some(host.key_fingerprint()),
+        "the receipt names the key that signed it"
+    );
+    // A receipt claiming another signer does not verify under that signer either.
+    let mut relabelled = receipt.clone();
+    let mut proof = relabelled.receipt.proof.0.clone();
+    proof[64..].copy_from_slice(other_key.verifying_key().as_bytes());
+    relabelled.receipt.proof = paas_zkvm::Proof(proof);
+    assert!(other_key.verify(&relabelled).is_err());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Benchmarks of the service against a raw tokio baseline, measured in the
-//! same run. Prints a table; writes `docs/bench-throughput.svg`.
+//! same run. Prints a table; writes the plot to `target/bench-throughput.svg`
+//! (`docs/bench-throughput.svg` with `PAAS_BENCH_UPDATE_DOCS=1`).
 //!
 //! `cargo bench -p paas-core --bench service` runs the full set;
 //! `-- --quick` runs every benchmark with small sizes (CI uses it so the
@@ -471,7 +472,17 @@ fn main() {
     print_table(&rows, quick);
     if !quick {
         let svg = plot(&curve);
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/bench-throughput.svg");
+        // The tracked plot only when asked; otherwise the target folder.
+        let path = if std::env::var("PAAS_BENCH_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/bench-throughput.svg")
+        } else {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(
+                    || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+                    PathBuf::from,
+                )
+                .join("bench-throughput.svg")
+        };
         match std::fs::write(&path, svg) {
             Ok(()) => println!("plot: {}", path.display()),
             Err(e) => println!("plot not written: {e}"),

@@ -31,7 +31,7 @@ pub use backend::{ZkVmBackend, ZkVmTaskId};
 pub use env::{NativeEnv, ZkVmEnv, ZkVmEnvExt};
 pub use error::ZkVmError;
 pub use host::ZkVmHost;
-pub use native::NativeHost;
+pub use native::{NativeHost, signer_fingerprint as native_signer_fingerprint};
 pub use program::{ZkVmProgram, decode_output, frame};
 pub use prover::{InputError, ProofContext, ZkVmProver};
 #[cfg(feature = "sp1")]

@@ -3,12 +3,15 @@
 //! There is no zero-knowledge here. The "proof" binds the public values to
 //! the program: an Ed25519 signature by the host's key over the program id and
 //! the public values, so a receipt whose public values (or program) were
-//! changed fails [`verify`](ZkVmHost::verify).
+//! changed fails [`verify`](ZkVmHost::verify). The proof also carries the
+//! signer's public key, so a receipt tells which host key made it
+//! ([`signer_fingerprint`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use paas_core::prover::panic_message;
+use sha2::{Digest, Sha256};
 
 use crate::ZkVmError;
 use crate::env::{NativeEnv, ZkVmEnv};
@@ -20,6 +23,40 @@ use crate::vocab::{
 };
 
 const DOMAIN: &[u8] = b"paas-zkvm native receipt v1";
+
+/// A native proof: the 64-byte signature, then the signer's 32-byte public key.
+const PROOF_LEN: usize = 64 + 32;
+
+/// A public key's fingerprint: the first 8 bytes of its SHA-256, in hex.
+fn fingerprint(public_key: &[u8; 32]) -> String {
+    Sha256::digest(public_key)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The fingerprint of the host key that signed a native receipt (see
+/// [`NativeHost::key_fingerprint`]), read from the receipt itself; `None` for
+/// a receipt that is not a well-formed native one. Says who signed, not that
+/// the signature is good: [`verify`](ZkVmHost::verify) checks that.
+///
+/// ```
+/// use paas_zkvm::programs::Fibonacci;
+/// use paas_zkvm::{NativeHost, ProofType, ZkVmHost, ZkVmProgram, native_signer_fingerprint};
+///
+/// let host = NativeHost::for_program::<Fibonacci>([7; 32]);
+/// let receipt = host.prove(&Fibonacci::prepare_input(&10)?, ProofType::Core)?;
+/// assert_eq!(native_signer_fingerprint(&receipt), Some(host.key_fingerprint()));
+/// # Ok::<(), paas_zkvm::ZkVmError>(())
+/// ```
+pub fn signer_fingerprint(receipt: &ProofReceiptWithMetadata) -> Option<String> {
+    let proof = receipt.receipt.proof.as_bytes();
+    if receipt.metadata.zkvm != ZkVm::Native || proof.len() != PROOF_LEN {
+        return None;
+    }
+    let key: [u8; 32] = proof[64..].try_into().ok()?;
+    Some(fingerprint(&key))
+}
 
 /// A native host for one guest program: runs its logic in-process.
 ///
@@ -56,6 +93,14 @@ impl NativeHost {
     /// The program this host runs.
     pub fn program_id(&self) -> ProgramId {
         self.program_id
+    }
+
+    /// The fingerprint of this host's key: the first 8 bytes of the SHA-256
+    /// of its public key, in hex. Every receipt it makes carries the public
+    /// key, so [`native_signer_fingerprint`](crate::native_signer_fingerprint)
+    /// reads the same fingerprint back from a stored receipt.
+    pub fn key_fingerprint(&self) -> String {
+        fingerprint(&self.key.verifying_key().to_bytes())
     }
 
     fn message(&self, public_values: &[u8]) -> Vec<u8> {
@@ -95,9 +140,12 @@ impl ZkVmHost for NativeHost {
         let signature = self
             .key
             .sign(&self.message(summary.public_values.as_bytes()));
+        let mut proof = Vec::with_capacity(PROOF_LEN);
+        proof.extend_from_slice(&signature.to_bytes());
+        proof.extend_from_slice(&self.key.verifying_key().to_bytes());
         Ok(ProofReceiptWithMetadata {
             receipt: ProofReceipt {
-                proof: Proof(signature.to_bytes().to_vec()),
+                proof: Proof(proof),
                 public_values: summary.public_values,
             },
             metadata: ProofMetadata {
@@ -117,20 +165,30 @@ impl ZkVmHost for NativeHost {
         if receipt.metadata.program_id != self.program_id {
             return Err(fail("the receipt is for another program"));
         }
-        let bytes: [u8; 64] = receipt
-            .receipt
-            .proof
-            .as_bytes()
-            .try_into()
-            .map_err(|_| fail("a native proof is a 64-byte signature"))?;
-        let signature = Signature::from_bytes(&bytes);
-        self.key
-            .verifying_key()
-            .verify(
-                &self.message(receipt.receipt.public_values.as_bytes()),
-                &signature,
-            )
-            .map_err(|_| fail("the signature does not match the public values"))
+        let proof = receipt.receipt.proof.as_bytes();
+        if proof.len() != PROOF_LEN {
+            return Err(fail(
+                "a native proof is a 64-byte signature and the signer's 32-byte public key",
+            ));
+        }
+        let ours = self.key.verifying_key();
+        if proof[64..] != ours.to_bytes() {
+            let theirs = signer_fingerprint(receipt).unwrap_or_default();
+            return Err(ZkVmError::ProofVerificationError(format!(
+                "the receipt was signed by another host key (fingerprint {theirs}; this host's key is {})",
+                self.key_fingerprint()
+            )));
+        }
+        let signature = Signature::from_bytes(
+            proof[..64]
+                .try_into()
+                .map_err(|_| fail("a native proof starts with a 64-byte signature"))?,
+        );
+        ours.verify(
+            &self.message(receipt.receipt.public_values.as_bytes()),
+            &signature,
+        )
+        .map_err(|_| fail("the signature does not match the public values"))
     }
 
     fn verifying_key(&self) -> VerifyingKey {

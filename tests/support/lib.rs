@@ -8,12 +8,16 @@
 //! - `service`: time constants ([`MS`], [`SEC`]), [`within`] against hangs,
 //!   starting a service ([`start`], [`start_with`], [`bounded`]) and the
 //!   shared checks ([`assert_all_completed`], [`assert_stopped`]).
+//! - `postgres`: a schema of its own per test on the test server
+//!   ([`PgSchema`], [`pg_url`]).
 
 mod lane;
+mod postgres;
 mod prover;
 mod service;
 
 pub use lane::{Lane, SLOW_BASE, Solo, pools, slow};
+pub use postgres::{PgSchema, pg_url};
 pub use prover::{Behaviour, Gate, Probe, Start, TestProver, proof_of};
 pub use service::{
     Handle, MS, SEC, assert_all_completed, assert_stopped, bounded, failure, policy, settle, start,

@@ -177,6 +177,15 @@ impl Probe {
             .is_some_and(|cs| !cs.is_empty() && cs.iter().all(ProveContext::is_cancelled))
     }
 
+    /// Whether the token of the first attempt of `id` has fired.
+    pub fn first_cancelled(&self, id: u64) -> bool {
+        self.lock()
+            .contexts
+            .get(&id)
+            .and_then(|cs| cs.first())
+            .is_some_and(ProveContext::is_cancelled)
+    }
+
     /// Whether the token of the latest attempt of `id` has fired.
     pub fn last_cancelled(&self, id: u64) -> bool {
         self.lock()

@@ -1,204 +1,427 @@
 //! `prover-node`: the PaaS main job.
 //!
 //! Runs a proving service on the embedded SQLite store in a data folder, and a
-//! checkpoint runner that produces checkpoint tasks for a generated chain and
-//! submits them. Proves on the native backend by default, or on SP1 (mock or
-//! real CPU proofs) when built with `--features sp1`. Shows progress per
-//! backend, drains gracefully on Ctrl-C, and prints a summary. A second run on
-//! the same folder resumes where the first stopped, without proving again
-//! what is complete.
+//! checkpoint runner that submits the checkpoints of a generated chain
+//! through a bounded window. Proves on the native backend by default, or on
+//! SP1 (mock or real CPU proofs) when built with `--features sp1`. Shows
+//! progress (bars on a terminal, a line every few seconds in a log), drains
+//! gracefully on SIGINT or SIGTERM (a second one stops at once), and prints a
+//! summary naming every checkpoint that failed. A second run on the same
+//! folder resumes where the first stopped, without proving again what is
+//! complete.
 
-use std::collections::HashMap;
-use std::io::Read as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use paas_core::service::{Submitted, TaskOutcome};
-use paas_core::store::{SqliteStore, TaskStore};
+use clap::{CommandFactory as _, Parser};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use paas_core::service::{ShutdownReport, Summary};
+use paas_core::store::TaskStore;
 use paas_core::{Backend, BackendMap, PoolConfig, ProverHandle, RetryPolicy, Service, Status};
+use paas_examples::node::{
+    AttemptStats, DataDir, Id, NodeProver, NodeStore, RunConfig, Runner, Tally,
+};
 use paas_examples::{ChainContext, hex, rate};
 use paas_zkvm::programs::{Chain, Checkpoint};
-use paas_zkvm::{
-    NativeHost, ProofReceiptWithMetadata, ZkVmBackend, ZkVmHost, ZkVmProgram, ZkVmProver,
-    ZkVmTaskId,
-};
-use tokio::task::JoinSet;
+use paas_zkvm::{NativeHost, ZkVmBackend, ZkVmHost, ZkVmProgram, ZkVmProver};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::watch;
 
-type NodeProver = ZkVmProver<Checkpoint, ChainContext>;
-type Id = ZkVmTaskId<Checkpoint>;
-/// One checkpoint's wait: its id, how it ended, and how long it took.
-type Waited = (
-    Id,
-    Result<TaskOutcome<ProofReceiptWithMetadata>, String>,
-    Duration,
-);
-type NodeStore = SqliteStore<Id, ZkVmBackend, ProofReceiptWithMetadata>;
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every checkpoint of the range is proved
+  1    some checkpoints failed or were cancelled (the summary lists them), or the node could not run
+  2    the command line is wrong
+  130  stopped by SIGINT (Ctrl-C), after draining
+  143  stopped by SIGTERM, after draining
 
-/// Proves checkpoints of a generated chain, durably, until done or Ctrl-C.
+Stopping: SIGINT or SIGTERM stops submitting and lets running proofs finish for
+--grace-secs, then prints the summary; a second signal stops at once (the
+interrupted proofs go back to the queue, their attempts refunded). Run the same
+command again to resume; add --retry-failed to prove failed checkpoints again.";
+
+/// Proves checkpoints of a generated chain, durably, until done or stopped.
 #[derive(Debug, Parser)]
 #[command(
     name = "prover-node",
     version,
-    about = "PaaS prover node: proves checkpoints of a generated chain on a durable SQLite store"
+    about = "PaaS prover node: proves checkpoints of a generated chain on a durable SQLite store",
+    after_help = EXIT_CODES
 )]
 struct Args {
-    /// Folder for the task database (`tasks.db`) and the native host key; created if missing.
+    /// Folder for the task database (`tasks.db`), the chain it holds
+    /// (`chain.toml`) and the native host key; created if missing. One node
+    /// at a time per folder.
     #[arg(long, default_value = "paas-data")]
     data_dir: PathBuf,
 
-    /// How many checkpoints to prove (0: keep producing until Ctrl-C).
-    #[arg(long, default_value_t = 200)]
+    /// How many checkpoints to prove, 0 to 10^12 (0: keep going until
+    /// stopped; at most 10^12 so block heights fit in 64 bits).
+    #[arg(long, default_value_t = 200, allow_negative_numbers = true, value_parser = ranged(0, 1_000_000_000_000, "0 means no end; beyond 10^12 block heights would not fit in 64 bits"))]
     checkpoints: u64,
 
-    /// Blocks in each checkpoint.
-    #[arg(long, default_value_t = 128)]
+    /// Blocks in each checkpoint, 1 to 65,536 (a checkpoint's blocks are
+    /// held in memory while it is proved, about 100 bytes each per worker).
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true, value_parser = ranged(1, 65_536, "a checkpoint has at least one block, and its blocks are held in memory while it is proved"))]
     blocks_per_checkpoint: u64,
 
-    /// Seed of the generated chain (a different seed is a different chain: use a new data folder).
-    #[arg(long, default_value_t = 1)]
+    /// Seed of the generated chain, 0 or more (another seed is another
+    /// chain: use another data folder).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = ranged(0, u64::MAX, "a seed is a 64-bit unsigned number"))]
     chain_seed: u64,
 
     /// Backend that proves the checkpoints: native, or sp1 (needs a build with
     /// `--features sp1` and the guest ELFs from `scripts/build-guests.sh`).
-    #[arg(long, default_value = "native")]
-    backend: String,
+    #[arg(long, default_value = "native", value_parser = backend)]
+    backend: ZkVmBackend,
 
-    /// With `--backend sp1`: `mock` executes the guest in SP1 for real but makes
-    /// mock proofs (seconds, under 1 GB; a mock proof proves nothing), `cpu`
-    /// makes real SP1 Core proofs (the prover takes ~95 s to start, then each
-    /// proof ~80 s or more and ~10-15 GB of memory: use few, small checkpoints,
-    /// e.g. `--checkpoints 1 --blocks-per-checkpoint 4`).
-    #[arg(long, default_value = "mock", value_name = "MODE")]
-    sp1_mode: String,
+    /// Only with `--backend sp1` (default `mock`): `mock` executes the guest
+    /// in SP1 for real but makes mock proofs (seconds, under 1 GB; a mock
+    /// proof proves nothing), `cpu` makes real SP1 Core proofs (the prover
+    /// takes ~95 s to start, then each proof ~80 s or more and ~10-15 GB of
+    /// memory: use few, small checkpoints, e.g. `--checkpoints 1
+    /// --blocks-per-checkpoint 4`).
+    #[arg(long, value_name = "MODE")]
+    sp1_mode: Option<String>,
 
     /// Pool configuration file (TOML), e.g. `[native]\nworkers = 4`; backends left out keep their defaults.
     #[arg(long)]
     pools: Option<PathBuf>,
 
-    /// Milliseconds between two checkpoints, as if the chain produced them over time (0: all at once).
-    #[arg(long, default_value_t = 0)]
+    /// Milliseconds between two checkpoints, as if the chain produced them
+    /// over time, 0 to 3,600,000 (0: as fast as they are proved; more than
+    /// an hour is surely a mistake: the value is in milliseconds).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = ranged(0, 3_600_000, "milliseconds; more than an hour between checkpoints is surely a mistake"))]
     interval_ms: u64,
 
-    /// Seconds running proofs may take to finish after Ctrl-C before they are interrupted.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds running proofs may take to finish after SIGINT or SIGTERM
+    /// before they are interrupted, 0 to 3,600 (keep it below your service
+    /// manager's stop timeout: systemd's default is 90 s, Kubernetes' 30 s).
+    #[arg(long, default_value_t = 30, allow_negative_numbers = true, value_parser = ranged(0, 3_600, "a service manager kills a stopping process long before an hour"))]
     grace_secs: u64,
 
-    /// No progress bars (for logs and CI).
+    /// Time limit of one proof attempt, in seconds, 0.001 to 86,400 (an
+    /// attempt past it is cancelled and retried like a transient failure;
+    /// default: no limit).
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = attempt_timeout)]
+    attempt_timeout_secs: Option<Duration>,
+
+    /// Retries after a checkpoint's first attempt before it fails, 0 to 100
+    /// (they back off from 1 s doubling to 60 s: 100 already span over 1.5
+    /// hours).
+    #[arg(long, default_value_t = u64::from(RetryPolicy::default().max_retries), allow_negative_numbers = true, value_parser = ranged(0, 100, "retries back off up to 60 s each: 100 already span over 1.5 hours"))]
+    max_retries: u64,
+
+    /// Seconds between two progress lines when the output is not a
+    /// terminal, 1 to 3,600.
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = ranged(1, 3_600, "seconds between two progress lines"))]
+    progress_secs: u64,
+
+    /// Prove again the checkpoints of the range that failed (or were
+    /// cancelled) in earlier runs, each with a fresh attempt budget.
+    #[arg(long)]
+    retry_failed: bool,
+
+    /// Print only the start line and the summary (which lists the failures).
     #[arg(long)]
     quiet: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    paas_examples::init_tracing();
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("prover-node: {err}");
-            ExitCode::FAILURE
+// ---- option checks -----------------------------------------------------------
+
+/// A whole number in `min..=max`; the message says why the range is what it is.
+fn number(text: &str, min: u64, max: u64, why: &str) -> Result<u64, String> {
+    let text = text.trim().replace('_', "");
+    match text.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) if n < min => Err(format!("must be at least {min}, got {n} ({why})")),
+        Ok(n) => Err(format!("must be at most {max}, got {n} ({why})")),
+        Err(_) if text.starts_with('-') && text[1..].parse::<u64>().is_ok() => {
+            Err(format!("must be {} or more, got {text} ({why})", min))
+        }
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+fn backend(s: &str) -> Result<ZkVmBackend, String> {
+    s.parse()
+        .map_err(|e: paas_core::backend::UnknownBackend| e.to_string())
+}
+
+/// A parser of whole numbers in `min..=max`, for clap.
+fn ranged(
+    min: u64,
+    max: u64,
+    why: &'static str,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |s| number(s, min, max, why)
+}
+
+fn attempt_timeout(s: &str) -> Result<Duration, String> {
+    const WHY: &str =
+        "seconds; below a millisecond no proof finishes, above a day leave the limit out";
+    let text = s.trim();
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.001..=86_400.0).contains(&secs) {
+        let sign = if secs < 0.0 {
+            " (it must be positive)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "must be between 0.001 and 86400, got {text}{sign} ({WHY})"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+// ---- signals -------------------------------------------------------------------
+
+/// The signal that stopped the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Interrupt,
+    Terminate,
+}
+
+impl Stop {
+    fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "SIGINT",
+            Stop::Terminate => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a death by it.
+    fn exit_code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Stop::Interrupt => 130,
+            Stop::Terminate => 143,
+        })
+    }
+}
+
+/// SIGINT and SIGTERM, caught from the start (so neither kills the node
+/// before it has drained).
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> Stop {
+        tokio::select! {
+            _ = self.interrupt.recv() => Stop::Interrupt,
+            _ = self.terminate.recv() => Stop::Terminate,
         }
     }
 }
 
+// ---- main ------------------------------------------------------------------------
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-async fn run(args: Args) -> Result<(), Error> {
-    let backend: ZkVmBackend = args.backend.parse()?;
-    let sp1 = sp1_host(backend, &args.sp1_mode)?;
-    let pools = load_pools(args.pools.as_deref())?;
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|e| format!("cannot create data folder {}: {e}", args.data_dir.display()))?;
-    let db = args.data_dir.join("tasks.db");
-    let store = SqliteStore::open(&db)?;
-    let native: Arc<dyn ZkVmHost> = Arc::new(NativeHost::for_program::<Checkpoint>(host_key(
-        &args.data_dir,
-    )?));
-    let chain = Chain::new(args.chain_seed, args.blocks_per_checkpoint);
-    let mut prover =
-        ZkVmProver::new(ChainContext::new(chain)).with_host(ZkVmBackend::Native, native);
-    if let Some(start) = sp1 {
-        prover = prover.with_host(ZkVmBackend::SP1, start.await?);
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.backend != ZkVmBackend::SP1 && args.sp1_mode.is_some() {
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--sp1-mode applies only with --backend sp1 (this run proves on `{}`)",
+                    args.backend
+                ),
+            )
+            .exit();
     }
-    // The host that verifies the stored proofs in the summary.
+    paas_examples::init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("prover-node: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        match run(args).await {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("prover-node: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // An interrupted proof's blocking zkVM call cannot be stopped, and its
+    // task is already back in the queue: do not wait for the thread.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+/// What the node runs with, once its data folder, hosts and service are up.
+struct Node {
+    dir: DataDir,
+    handle: ProverHandle<NodeProver>,
+    host: Arc<dyn ZkVmHost>,
+    stats: Arc<AttemptStats>,
+    config: RunConfig,
+    workers: usize,
+}
+
+async fn run(args: Args) -> Result<ExitCode, Error> {
+    let mut signals = Signals::install()?;
+    let node = tokio::select! {
+        node = start(&args) => node?,
+        stop = signals.next() => {
+            println!("prover-node: {} before the node started: stopped", stop.name());
+            return Ok(stop.exit_code());
+        }
+    };
+    let backend = node.config.backend;
+    println!(
+        "prover-node: data in {}, proving {} checkpoint(s) of {} blocks on `{backend}` ({} worker(s), up to {} in flight)",
+        node.dir.db_path().display(),
+        match node.config.checkpoints {
+            None => "unlimited".to_string(),
+            Some(n) => n.to_string(),
+        },
+        args.blocks_per_checkpoint,
+        node.workers,
+        node.config.window,
+    );
+    let started = Instant::now();
+    let mut runner = Runner::new(node.config.clone());
+    let progress = Progress::start(
+        ProgressMode::of(&args),
+        runner.tally(),
+        node.config.checkpoints,
+        node.handle.summary(),
+        backend,
+    );
+    let stopped = tokio::select! {
+        result = runner.run(&node.handle) => { result?; None }
+        stop = signals.next() => Some(stop),
+    };
+    let grace = Duration::from_secs(args.grace_secs);
+    let report = match stopped {
+        None => node.handle.shutdown(grace).await?,
+        Some(stop) => {
+            progress.println(format!(
+                "{}: draining: running proofs get {}s to finish ({} again stops at once)",
+                stop.name(),
+                args.grace_secs,
+                stop.name()
+            ));
+            tokio::select! {
+                report = node.handle.shutdown(grace) => report?,
+                again = signals.next() => {
+                    progress.println(format!(
+                        "{}: stopping now; interrupted proofs go back to the queue",
+                        again.name()
+                    ));
+                    node.handle.shutdown(Duration::ZERO).await?
+                }
+            }
+        }
+    };
+    runner.settle(node.dir.store()).await?;
+    progress.finish();
+    let tally = runner
+        .tally()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if stopped.is_some() {
+        print_drain(&report);
+    }
+    let last = last_verified(&tally, node.dir.store(), &node.host, backend).await?;
+    print_summary(
+        &tally,
+        &node.stats,
+        started.elapsed(),
+        left_in_queue(&report),
+        last,
+    );
+    Ok(match stopped {
+        Some(stop) => stop.exit_code(),
+        None if tally.failed > 0 => ExitCode::FAILURE,
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// Opens and checks the data folder, starts the hosts and the service.
+async fn start(args: &Args) -> Result<Node, Error> {
+    let backend = args.backend;
+    let sp1 = sp1_host(backend, args.sp1_mode.as_deref().unwrap_or("mock"))?;
+    let pools = load_pools(args.pools.as_deref())?;
+    // The database first: it locks the folder for this process, so a second
+    // node stops here, before it reads or writes anything else.
+    let dir = DataDir::open(&args.data_dir).await?;
+    let chain = Chain::new(args.chain_seed, args.blocks_per_checkpoint);
+    let native_id = hex(&Checkpoint::native_program_id().0);
+    dir.check_chain(&chain, &[(ZkVmBackend::Native, native_id)])?;
+    let native: Arc<dyn ZkVmHost> =
+        Arc::new(NativeHost::for_program::<Checkpoint>(dir.host_key().await?));
+    let context = ChainContext::new(chain.clone()).with_receipts(dir.store().clone(), backend);
+    let mut prover = ZkVmProver::new(context).with_host(ZkVmBackend::Native, native);
+    if let Some(start) = sp1 {
+        let (host, program_id) = start.await?;
+        dir.check_chain(&chain, &[(ZkVmBackend::SP1, hex(&program_id))])?;
+        prover = prover.with_host(ZkVmBackend::SP1, host);
+    }
+    // The host that verifies the newest receipt for the summary.
     let host = prover
         .host(backend)
         .cloned()
         .ok_or_else(|| format!("no host for backend {backend}"))?;
-    let handle = Service::builder(prover)
-        .store(store)
-        .pools(pools.clone())
-        .retry(RetryPolicy::default())
-        .start()
-        .await?;
-
-    println!(
-        "prover-node: data in {}, proving {} checkpoint(s) of {} blocks on `{backend}` ({} worker(s))",
-        db.display(),
-        if args.checkpoints == 0 {
-            "unlimited".to_string()
-        } else {
-            args.checkpoints.to_string()
-        },
-        args.blocks_per_checkpoint,
-        pools[backend].workers,
+    let (prover, stats) = NodeProver::new(prover);
+    let workers = pools[backend].workers;
+    let mut config = RunConfig::new(
+        backend,
+        (args.checkpoints > 0).then_some(args.checkpoints),
+        workers,
     );
-    let started = Instant::now();
-    let progress = Progress::new(args.quiet, backend);
-    let mut waiters = JoinSet::new();
-    let mut stats = Stats::default();
-    let interrupted = tokio::select! {
-        result = async {
-            produce(&handle, &args, backend, &progress, &mut waiters, &mut stats).await?;
-            while let Some(done) = waiters.join_next().await {
-                stats.record(done?, &progress);
-            }
-            Ok::<_, Error>(())
-        } => { result?; false }
-        _ = tokio::signal::ctrl_c() => true,
-    };
-    let elapsed = started.elapsed();
-    progress.finish();
-    if interrupted {
-        println!(
-            "\nCtrl-C: draining (running proofs get {}s to finish)...",
-            args.grace_secs
-        );
-        let report = handle
-            .shutdown(Duration::from_secs(args.grace_secs))
-            .await?;
-        println!(
-            "drained: {} finished, {} interrupted and queued again, {} waiting for the next run",
-            report.finished.len(),
-            report.interrupted.len(),
-            report.queued
-        );
-        while let Some(done) = waiters.try_join_next() {
-            stats.record(done?, &progress);
-        }
+    config.interval = Duration::from_millis(args.interval_ms);
+    config.retry_failed = args.retry_failed;
+    let mut builder = Service::builder(prover)
+        .store(dir.store().clone())
+        .pools(pools)
+        .retry(RetryPolicy {
+            max_retries: u32::try_from(args.max_retries)?,
+            ..RetryPolicy::default()
+        })
+        // Never more unfinished tasks than the runner's window: backpressure.
+        .queue_capacity(config.window);
+    if let Some(limit) = args.attempt_timeout_secs {
+        builder = builder.timeout(backend, limit);
     }
-    if !interrupted {
-        handle
-            .shutdown(Duration::from_secs(args.grace_secs))
-            .await?;
-    }
-    // The service has stopped; read the results back from the database file.
-    let store: NodeStore = SqliteStore::open(&db)?;
-    let n = args.checkpoints.max(stats.submitted);
-    let retried = count_retries(&store, n, backend).await?;
-    let last = last_verified(&store, &host, n, backend).await?;
-    stats.print(elapsed, retried, last);
-    if stats.failed > 0 {
-        return Err(format!("{} checkpoint(s) failed", stats.failed).into());
-    }
-    Ok(())
+    let handle = builder.start().await?;
+    Ok(Node {
+        dir,
+        handle,
+        host,
+        stats,
+        config,
+        workers,
+    })
 }
 
-/// A started host, or why it could not start.
-type HostResult = Result<Arc<dyn ZkVmHost>, Error>;
+/// A started host and its program id, or why it could not start.
+type HostResult = Result<(Arc<dyn ZkVmHost>, [u8; 32]), Error>;
 
 /// Starts the SP1 host when `backend` is SP1 (a future, so the database and
 /// the native host are checked first); `None` for other backends.
@@ -225,7 +448,9 @@ fn sp1_host(
         tokio::task::spawn_blocking(move || {
             let client = Sp1Client::new(Sp1Config::new(mode))?;
             let host = client.host::<Checkpoint>()?;
-            HostResult::Ok(Arc::new(host))
+            let program_id = host.program_id().0;
+            let host: Arc<dyn ZkVmHost> = Arc::new(host);
+            HostResult::Ok((host, program_id))
         })
         .await?
     }))
@@ -257,222 +482,314 @@ fn load_pools(path: Option<&Path>) -> Result<BackendMap<ZkVmBackend, PoolConfig>
     Ok(pools.into())
 }
 
-/// The native host's signing key: made once per data folder, so receipts
-/// from earlier runs still verify.
-fn host_key(dir: &Path) -> Result<[u8; 32], Error> {
-    let path = dir.join("native-host.key");
-    if let Ok(bytes) = std::fs::read(&path) {
-        return bytes
-            .try_into()
-            .map_err(|_| format!("{} is not a 32-byte key", path.display()).into());
-    }
-    let mut key = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut key))
-        .map_err(|e| format!("cannot read random bytes for a host key: {e}"))?;
-    std::fs::write(&path, key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(key)
-}
+// ---- the summary --------------------------------------------------------------------
 
-/// The checkpoint runner: submits checkpoints as the chain "produces" them.
-async fn produce(
-    handle: &ProverHandle<NodeProver>,
-    args: &Args,
-    backend: ZkVmBackend,
-    progress: &Progress,
-    waiters: &mut JoinSet<Waited>,
-    stats: &mut Stats,
-) -> Result<(), Error> {
-    const BATCH: u64 = 64;
-    let mut next = 0u64;
-    loop {
-        if args.checkpoints != 0 && next >= args.checkpoints {
-            return Ok(());
-        }
-        let size = if args.interval_ms > 0 { 1 } else { BATCH };
-        let end = if args.checkpoints == 0 {
-            next + size
-        } else {
-            (next + size).min(args.checkpoints)
-        };
-        let ids: Vec<Id> = (next..end).map(|i| ZkVmTaskId::new(i, backend)).collect();
-        let results = handle.submit_many(ids.clone()).await?;
-        for (id, submitted) in ids.into_iter().zip(results) {
-            stats.submitted += 1;
-            match submitted {
-                Submitted::Existing(Status::Completed) => {
-                    stats.resumed += 1;
-                    progress.resumed();
-                }
-                _ => {
-                    progress.queued();
-                    let handle = handle.clone();
-                    let since = Instant::now();
-                    waiters.spawn(async move {
-                        let outcome = handle.wait(id.clone()).await.map_err(|e| e.to_string());
-                        (id, outcome, since.elapsed())
-                    });
-                }
-            }
-        }
-        next = end;
-        while let Some(done) = waiters.try_join_next() {
-            stats.record(done?, progress);
-        }
-        if args.interval_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
-        }
-    }
-}
-
-/// Attempts beyond the first, over the checkpoints of this chain.
-async fn count_retries(store: &NodeStore, n: u64, backend: ZkVmBackend) -> Result<u64, Error> {
-    let mut retried = 0;
-    for i in 0..n {
-        if let Some(task) = store.get(&ZkVmTaskId::new(i, backend)).await? {
-            retried += u64::from(task.record.meta.attempts.saturating_sub(1));
-        }
-    }
-    Ok(retried)
-}
-
-/// Verifies the newest completed checkpoint's receipt and returns its summary.
+/// Verifies the newest checkpoint proved (in this run, or else found proved)
+/// and describes it: one receipt read, whatever the range.
 async fn last_verified(
+    tally: &Tally,
     store: &NodeStore,
     host: &Arc<dyn ZkVmHost>,
-    n: u64,
     backend: ZkVmBackend,
 ) -> Result<Option<(u64, String)>, Error> {
-    for i in (0..n).rev() {
-        if let Some(receipt) = store.proof(&ZkVmTaskId::new(i, backend)).await? {
-            host.verify(&receipt)?;
-            let out = Checkpoint::process_output(&receipt.receipt.public_values)?;
-            let root = hex(&out.new_root[..8]);
-            return Ok(Some((
-                i,
-                format!("height {} root {root}…", out.last_height),
-            )));
+    let newest = match (&tally.last_proved, tally.last_resumed) {
+        (Some((i, receipt)), resumed) if resumed.is_none_or(|r| *i > r) => {
+            Some((*i, receipt.clone()))
         }
-    }
-    Ok(None)
+        (_, Some(i)) => store
+            .proof(&Id::new(i, backend))
+            .await?
+            .map(|receipt| (i, receipt)),
+        (_, None) => None,
+    };
+    let Some((index, receipt)) = newest else {
+        return Ok(None);
+    };
+    host.verify(&receipt)?;
+    let out = Checkpoint::process_output(&receipt.receipt.public_values)?;
+    let root = hex(&out.new_root[..8]);
+    Ok(Some((
+        index,
+        format!("height {} root {root}…", out.last_height),
+    )))
 }
 
-#[derive(Default)]
-struct Stats {
-    submitted: u64,
-    resumed: u64,
-    proved: u64,
-    failed: u64,
-    cancelled: u64,
-    latencies: Vec<Duration>,
+/// Every task the stopped service left in the queue: the interrupted ones,
+/// the ones waiting to retry, and the others queued.
+fn left_in_queue(report: &ShutdownReport<Id>) -> u64 {
+    let retrying = report
+        .finished
+        .iter()
+        .filter(|(_, status)| *status == Status::Retrying)
+        .count();
+    report.queued + (report.interrupted.len() + retrying) as u64
 }
 
-impl Stats {
-    fn record(&mut self, (id, outcome, latency): Waited, progress: &Progress) {
-        match outcome {
-            Ok(TaskOutcome::Completed(_)) => {
-                self.proved += 1;
-                self.latencies.push(latency);
-                progress.proved();
-            }
-            Ok(TaskOutcome::Failed(f)) => {
-                self.failed += 1;
-                progress.println(format!("{id} failed: {f}"));
-                progress.proved();
-            }
-            Ok(_) => self.cancelled += 1,
-            // The service stopped (Ctrl-C) before this one finished.
-            Err(_) => {}
-        }
-    }
+fn print_drain(report: &ShutdownReport<Id>) {
+    println!(
+        "drained: {} finished, {} interrupted and queued again (attempts refunded), {} waiting for the next run",
+        report.finished.len(),
+        report.interrupted.len(),
+        report.queued
+    );
+}
 
-    fn print(&mut self, elapsed: Duration, retried: u64, last: Option<(u64, String)>) {
-        self.latencies.sort();
-        let pct = |p: f64| -> String {
-            if self.latencies.is_empty() {
-                return "-".into();
-            }
-            let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-            format!("{:.1} ms", self.latencies[i].as_secs_f64() * 1e3)
-        };
-        println!("\nsummary");
-        println!("  proved this run      {}", self.proved);
+fn print_summary(
+    tally: &Tally,
+    stats: &AttemptStats,
+    elapsed: Duration,
+    left: u64,
+    last: Option<(u64, String)>,
+) {
+    let ms = |d: Option<Duration>| {
+        d.map_or_else(
+            || "-".to_string(),
+            |d| format!("{:.1} ms", d.as_secs_f64() * 1e3),
+        )
+    };
+    println!("\nsummary");
+    println!("  proved this run      {}", tally.proved);
+    println!(
+        "  already proved       {} (resumed from earlier runs)",
+        tally.resumed
+    );
+    println!("  failed               {}", tally.failed);
+    if tally.requeued > 0 {
         println!(
-            "  already proved       {} (resumed from earlier runs)",
-            self.resumed
+            "  retried failed       {} (queued again with a fresh attempt budget)",
+            tally.requeued
         );
-        println!("  failed               {}", self.failed);
-        println!("  retries              {retried}");
-        if self.cancelled > 0 {
-            println!("  cancelled            {}", self.cancelled);
-        }
-        println!("  elapsed              {:.2} s", elapsed.as_secs_f64());
+    }
+    println!("  retries this run     {}", stats.retries());
+    if left > 0 {
+        println!("  left in the queue    {left} (the next run proves them)");
+    }
+    println!("  elapsed              {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "  throughput           {}",
+        rate(tally.proved, elapsed.as_secs_f64())
+    );
+    println!(
+        "  proof time p50 / p99 {} / {}",
+        ms(stats.proof_time(0.5)),
+        ms(stats.proof_time(0.99))
+    );
+    if let Some((index, what)) = last {
+        println!("  last checkpoint      #{index}: {what} (receipt verified)");
+    }
+    if tally.failed > 0 {
+        let listed = tally.failures.len() as u64;
         println!(
-            "  throughput           {}",
-            rate(self.proved, elapsed.as_secs_f64())
+            "\nfailed checkpoints: {}{}",
+            tally.failed,
+            if listed < tally.failed {
+                format!(" (the first {listed} listed)")
+            } else {
+                String::new()
+            }
         );
-        println!("  latency p50 / p99    {} / {}", pct(0.5), pct(0.99));
-        if let Some((index, what)) = last {
-            println!("  last checkpoint      #{index}: {what} (receipt verified)");
+        for failed in &tally.failures {
+            println!("  {failed}");
+        }
+        println!(
+            "to prove them again: fix the cause (a too-tight --attempt-timeout-secs, ...), \
+             then run again with --retry-failed"
+        );
+    }
+}
+
+// ---- progress ---------------------------------------------------------------------------
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy)]
+enum ProgressMode {
+    /// A bar on the terminal.
+    Bars,
+    /// A line every so often (output to a log or a pipe).
+    Lines(Duration),
+    /// Failures only.
+    Quiet,
+}
+
+impl ProgressMode {
+    fn of(args: &Args) -> Self {
+        if args.quiet {
+            ProgressMode::Quiet
+        } else if std::io::stdout().is_terminal() {
+            ProgressMode::Bars
+        } else {
+            ProgressMode::Lines(Duration::from_secs(args.progress_secs))
         }
     }
 }
 
-/// Progress bars per backend (one backend proves the checkpoints here).
+/// Shows progress from the runner's figures, on a ticker: a bar (only the
+/// proving backend's: the others have no work) or a line every few seconds,
+/// each with each failure as it comes; quiet, nothing (the summary lists
+/// the failures).
 struct Progress {
-    multi: MultiProgress,
-    bars: HashMap<&'static str, ProgressBar>,
-    backend: &'static str,
+    bar: Option<ProgressBar>,
+    ticker: tokio::task::JoinHandle<()>,
+    state: Arc<Mutex<ProgressState>>,
+}
+
+/// What the ticker reads, and what it has shown so far.
+struct ProgressState {
+    tally: Arc<Mutex<Tally>>,
+    total: Option<u64>,
+    started: Instant,
+    failures_shown: usize,
+    /// The service's counts: completions as they are recorded (the runner
+    /// hears of them a batch at a time).
+    summary: watch::Receiver<Summary<ZkVmBackend>>,
+    completed_at_start: u64,
+    backend: ZkVmBackend,
+}
+
+impl ProgressState {
+    /// Checkpoints done, the progress text (rate, ETA), and the failures
+    /// not shown yet.
+    fn read(&mut self) -> (u64, String, Vec<String>) {
+        let tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = self.summary.borrow()[self.backend];
+        let proved = counts
+            .get(Status::Completed)
+            .saturating_sub(self.completed_at_start)
+            .max(tally.proved);
+        let mut done = tally.resumed + proved + tally.failed;
+        if let Some(total) = self.total {
+            // Tasks queued by an earlier run beyond this range are proved too.
+            done = done.min(total);
+        }
+        let secs = self.started.elapsed().as_secs_f64();
+        let per_second = proved as f64 / secs.max(1e-9);
+        let eta = match self.total {
+            Some(total) if per_second > 0.0 => format!(
+                ", ETA {}",
+                human_secs(total.saturating_sub(done) as f64 / per_second)
+            ),
+            Some(_) => ", ETA unknown".to_string(),
+            None => String::new(),
+        };
+        let text = format!(
+            "{} proving, {} failed, {}{eta}",
+            counts.get(Status::Proving),
+            tally.failed,
+            rate(proved, secs)
+        );
+        let new_failures = tally.failures[self.failures_shown..]
+            .iter()
+            .map(|f| format!("checkpoint {f}"))
+            .collect();
+        self.failures_shown = tally.failures.len();
+        (done, text, new_failures)
+    }
+}
+
+fn human_secs(secs: f64) -> String {
+    let secs = secs.round() as u64;
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 impl Progress {
-    fn new(quiet: bool, backend: ZkVmBackend) -> Self {
-        let multi = MultiProgress::new();
-        if quiet {
-            multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        let style = ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-        let bars = ZkVmBackend::ALL
-            .iter()
-            .map(|b| {
-                let bar = multi.add(ProgressBar::new(0));
-                bar.set_style(style.clone());
-                bar.set_prefix(b.name());
-                (b.name(), bar)
+    fn start(
+        mode: ProgressMode,
+        tally: Arc<Mutex<Tally>>,
+        total: Option<u64>,
+        summary: watch::Receiver<Summary<ZkVmBackend>>,
+        backend: ZkVmBackend,
+    ) -> Self {
+        let completed_at_start = summary.borrow()[backend].get(Status::Completed);
+        let state = Arc::new(Mutex::new(ProgressState {
+            tally,
+            total,
+            started: Instant::now(),
+            failures_shown: 0,
+            summary,
+            completed_at_start,
+            backend,
+        }));
+        let bar = matches!(mode, ProgressMode::Bars).then(|| {
+            let (bar, template) = match total {
+                Some(n) => (
+                    ProgressBar::new(n),
+                    "{prefix:>8} [{bar:40}] {pos}/{len} {msg}",
+                ),
+                None => (
+                    ProgressBar::no_length(),
+                    "{prefix:>8} {spinner} {pos} done, {msg}",
+                ),
+            };
+            bar.set_draw_target(ProgressDrawTarget::stdout());
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(backend.name());
+            bar
+        });
+        let every = match mode {
+            ProgressMode::Bars => Duration::from_millis(200),
+            ProgressMode::Lines(every) => every,
+            ProgressMode::Quiet => Duration::from_millis(500),
+        };
+        let ticker = {
+            let (state, bar) = (state.clone(), bar.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let (done, text, failures) =
+                        state.lock().unwrap_or_else(|e| e.into_inner()).read();
+                    if !matches!(mode, ProgressMode::Quiet) {
+                        for line in failures {
+                            match &bar {
+                                Some(bar) => bar.println(line),
+                                None => println!("{line}"),
+                            }
+                        }
+                    }
+                    match (&bar, mode, total) {
+                        (Some(bar), _, _) => {
+                            bar.set_position(done);
+                            bar.set_message(text);
+                        }
+                        (None, ProgressMode::Lines(_), Some(total)) => println!(
+                            "progress: {done}/{total} checkpoints ({:.0}%), {text}",
+                            done as f64 * 100.0 / total.max(1) as f64
+                        ),
+                        (None, ProgressMode::Lines(_), None) => {
+                            println!("progress: {done} checkpoints done, {text}")
+                        }
+                        _ => {}
+                    }
+                }
             })
-            .collect();
-        Self {
-            multi,
-            bars,
-            backend: backend.name(),
-        }
-    }
-
-    fn bar(&self) -> &ProgressBar {
-        &self.bars[self.backend]
-    }
-
-    fn queued(&self) {
-        self.bar().inc_length(1);
-    }
-
-    fn resumed(&self) {
-        self.bar().inc_length(1);
-        self.bar().inc(1);
-    }
-
-    fn proved(&self) {
-        self.bar().inc(1);
+        };
+        Self { bar, ticker, state }
     }
 
     fn println(&self, line: String) {
-        let _ = self.multi.println(line);
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
     }
 
+    /// Stops the ticker and draws the final position (the summary lists
+    /// every failure).
     fn finish(&self) {
-        for bar in self.bars.values() {
+        self.ticker.abort();
+        let (done, text, _) = self.state.lock().unwrap_or_else(|e| e.into_inner()).read();
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(text);
             bar.finish();
         }
     }

@@ -26,6 +26,7 @@ use super::StartError;
 use super::admission::{Admission, Returns};
 use super::attempt;
 use super::builder::ServiceConfig;
+use super::cluster::Cluster;
 use super::command::{Bk, Command, Id, Out};
 use super::commit::{Effect, Finished, Turn};
 use super::counts::Counts;
@@ -72,6 +73,8 @@ pub(super) struct Actor<P: Prover, S> {
     pub(super) returns: Returns<Bk<P>>,
     pub(super) turn: Turn<P>,
     pub(super) draining: Option<Draining<Id<P>>>,
+    /// The heartbeat, rescuer and hints of a store other nodes share.
+    pub(super) cluster: Option<Cluster<Id<P>>>,
 }
 
 /// Recovers the store, then spawns the actor on the current runtime.
@@ -94,6 +97,9 @@ where
         );
     }
     let stored = store.counts().await?;
+    let cluster = store
+        .is_shared()
+        .then(|| Cluster::new(store.take_hints(), config.lease_ttl, config.poll_interval));
     let (admission, returns) = Admission::new(config.queue_capacity, config.overflow, &stored);
     let (done_tx, done) = mpsc::unbounded_channel();
     let dispatch = Dispatch::new(&stored, done_tx);
@@ -126,6 +132,7 @@ where
         returns,
         turn: Turn::new(),
         draining: None,
+        cluster,
     };
     tokio::spawn(actor.run_guarded());
     Ok(ProverHandle { tx, shared })
@@ -174,6 +181,7 @@ where
                     Some(cmd) => self.on_command(cmd).await?,
                     None => self.inbox.closed = true,
                 },
+                hint = hint(&mut self.cluster) => self.on_hint(hint).await,
                 () = sleep_until(wake), if wake.is_some() => {}
             }
             self.listeners.begin_turn();
@@ -193,6 +201,7 @@ where
                     Err(TryRecvError::Empty) => break,
                 }
             }
+            self.maintain().await;
             self.commit(true).await?;
             self.read_gauges().await;
             self.stop_running_past_deadline();
@@ -236,7 +245,8 @@ where
             .iter()
             .any(|(_, c)| c.get(Status::Pending) > 0);
         let gauges = waiting.then_some(self.next_gauges);
-        [due, deadline, gauges].into_iter().flatten().min()
+        let cluster = self.cluster.as_ref().map(Cluster::next_wake);
+        [due, deadline, gauges, cluster].into_iter().flatten().min()
     }
 
     /// Every few seconds, how long each backend's oldest pending task has
@@ -351,6 +361,14 @@ where
         };
         self.turn
             .push(next.into_write(epoch), Effect::Finished(finished));
+    }
+}
+
+/// The next hint of a shared store; never for a store one process owns.
+async fn hint<I>(cluster: &mut Option<Cluster<I>>) -> crate::store::Hint<I> {
+    match cluster {
+        Some(c) => c.hint().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -126,6 +126,22 @@ impl<B: Backend> Admission<B> {
         Ok(Room(permits))
     }
 
+    /// Sets each queue's free room from a shared store's counts: the tasks
+    /// other nodes submit take room too, and the ones they finish free it.
+    /// Approximate while submits are on their way.
+    pub(super) fn recalibrate(&self, counts: &Summary<B>) {
+        for (backend, queue) in self.queues.iter() {
+            let active = usize::try_from(counts[backend].active()).unwrap_or(usize::MAX);
+            let free = self.capacity.saturating_sub(active);
+            let now = queue.available_permits();
+            if free > now {
+                queue.add_permits(free - now);
+            } else {
+                queue.forget_permits(now - free);
+            }
+        }
+    }
+
     /// Closes every queue: waiting submitters see the service stopped.
     pub(super) fn close(&self) {
         for (_, queue) in self.queues.iter() {

@@ -47,6 +47,9 @@ pub(super) enum Stop {
     User,
     /// The service is shutting down.
     Shutdown,
+    /// This node lost the attempt's lease: another node may prove the task
+    /// now, and this attempt's result would be fenced off.
+    LeaseLost,
 }
 
 /// What an attempt's limits are.
@@ -258,7 +261,9 @@ pub(super) fn conclude<I, O>(
             task: task.complete(),
             proof,
         },
-        (Some(Stop::Shutdown), _) => Next::Requeued(task.requeue()),
+        // The requeue of an attempt whose lease was lost is fenced off: the
+        // task stays with whoever holds it now.
+        (Some(Stop::Shutdown | Stop::LeaseLost), _) => Next::Requeued(task.requeue()),
         (None, Ending::Error(err)) => task.fail(&err, policy, now).into(),
         (None, Ending::Panicked(msg)) => task
             .fail_with(

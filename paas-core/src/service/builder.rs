@@ -45,6 +45,10 @@ pub struct ServiceConfig<B: Backend> {
     /// How many changes an [`EventStream`](super::EventStream) may fall
     /// behind before it is told it missed some.
     pub event_capacity: usize,
+    /// With a store many nodes share: how often the service polls it for
+    /// work and counts, whatever hints it gets (the floor under the store's
+    /// wake-ups).
+    pub poll_interval: Duration,
     /// Whether a panic in a prover skips the process's panic hook (`true`,
     /// the default): the task's failure carries the message and where it
     /// happened, and the service logs it, with no backtrace on stderr per
@@ -64,6 +68,7 @@ impl<B: Backend> Default for ServiceConfig<B> {
             cancel_grace: Duration::from_secs(5),
             lease_ttl: Duration::from_secs(30),
             event_capacity: 4096,
+            poll_interval: Duration::from_secs(1),
             quiet_panics: true,
         }
     }
@@ -183,6 +188,12 @@ impl<P: Prover, S: TaskStore<P::TaskId, P::Backend, P::Output>> ServiceBuilder<P
         self
     }
 
+    /// With a store many nodes share, how often to poll it (default 1 s).
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.config.poll_interval = every;
+        self
+    }
+
     /// Bounds the handle-to-service command channel (default 1024).
     pub fn command_capacity(mut self, capacity: usize) -> Self {
         self.config.command_capacity = capacity;
@@ -238,12 +249,17 @@ fn validate<B: Backend>(config: &ServiceConfig<B>) -> Result<(), StartError> {
             return Err(StartError::Capacity { what, got, max });
         }
     }
-    if config.lease_ttl.is_zero() {
-        return Err(StartError::Duration {
-            what: "lease_ttl",
-            rule: "more than zero",
-            got: config.lease_ttl,
-        });
+    for (what, got) in [
+        ("lease_ttl", config.lease_ttl),
+        ("poll_interval", config.poll_interval),
+    ] {
+        if got.is_zero() {
+            return Err(StartError::Duration {
+                what,
+                rule: "more than zero",
+                got,
+            });
+        }
     }
     let zero_timeout = config
         .timeouts

@@ -145,7 +145,7 @@ where
     }
 
     /// Tells everyone what the recorded turn did, summary first.
-    fn tell(&mut self) {
+    pub(super) fn tell(&mut self) {
         self.counts.publish();
         let (dispatch, config) = (&self.dispatch, &self.config);
         self.meters

@@ -45,6 +45,14 @@ impl<B: Backend> Counts<B> {
         self.changed = true;
     }
 
+    /// The counts as a shared store reports them (other nodes change them too).
+    pub(super) fn replace(&mut self, counts: Summary<B>) {
+        if counts != self.now {
+            self.now = counts;
+            self.changed = true;
+        }
+    }
+
     /// Sends the counts to every summary receiver, if they changed.
     pub(super) fn publish(&mut self) {
         if std::mem::take(&mut self.changed) {

@@ -294,6 +294,30 @@ impl<P: Prover> Dispatch<P> {
         }
     }
 
+    /// Stops every attempt: this node lost the store for a whole lease.
+    pub(super) fn stop_all_lost(&mut self) {
+        for run in self.running.values_mut() {
+            run.stop = Some(Stop::LeaseLost);
+            run.token.cancel();
+        }
+    }
+
+    /// The running attempts' leases: (task, epoch).
+    pub(super) fn leases(&self) -> Vec<(Id<P>, u64)> {
+        self.running
+            .iter()
+            .filter(|(_, run)| run.stop != Some(Stop::LeaseLost))
+            .map(|(id, run)| (id.clone(), run.task.epoch()))
+            .collect()
+    }
+
+    /// Every pool may find claimable work in the store.
+    pub(super) fn ready_all(&mut self) {
+        for (_, pool) in self.pools.iter_mut() {
+            pool.ready = true;
+        }
+    }
+
     /// Drops every attempt now, without the cancel grace.
     pub(super) fn abort_all(&mut self) {
         self.stop_all();

@@ -53,6 +53,10 @@ pub(super) enum StoreOp {
     Commit,
     /// A read for a handle call.
     Read,
+    /// Renewing this node's leases.
+    Heartbeat,
+    /// Rescuing expired leases.
+    Rescue,
 }
 
 impl StoreOp {
@@ -60,6 +64,8 @@ impl StoreOp {
         match self {
             StoreOp::Commit => "commit",
             StoreOp::Read => "read",
+            StoreOp::Heartbeat => "heartbeat",
+            StoreOp::Rescue => "rescue",
         }
     }
 }

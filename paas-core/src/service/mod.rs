@@ -62,6 +62,7 @@ mod actor;
 mod admission;
 mod attempt;
 mod builder;
+mod cluster;
 mod command;
 mod commit;
 mod control;

@@ -136,7 +136,7 @@ pub(super) fn read_failed(e: StoreError) -> ServiceError {
 }
 
 /// The final outcome of a stored task, if it has finished.
-fn final_outcome<I: std::fmt::Display, O>(
+pub(super) fn final_outcome<I: std::fmt::Display, O>(
     id: &I,
     meta: &TaskMeta,
     status: Status,

@@ -85,6 +85,16 @@ impl<I: TaskId, O: Clone> Waiters<I, O> {
         self.by_task.is_empty()
     }
 
+    /// Whether queued task `id` has a waiter.
+    pub(super) fn has(&self, id: &I) -> bool {
+        !self.by_task.is_empty() && self.by_task.contains_key(id)
+    }
+
+    /// The queued tasks someone waits for.
+    pub(super) fn ids(&self) -> Vec<I> {
+        self.by_task.keys().cloned().collect()
+    }
+
     /// Takes the waiters of `id` (it is starting, or finished while queued).
     pub(super) fn take(&mut self, id: &I) -> Option<Waiting> {
         if self.by_task.is_empty() {

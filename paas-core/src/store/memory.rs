@@ -625,6 +625,30 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
         (**self).ping()
     }
 
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
+    }
+
+    fn heartbeat(
+        &self,
+        leases: &[(I, u64)],
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<I>, StoreError>> + Send {
+        (**self).heartbeat(leases, ttl)
+    }
+
+    fn rescue(
+        &self,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> impl Future<Output = Result<Recovery<I>, StoreError>> + Send {
+        (**self).rescue(now, policy)
+    }
+
+    fn take_hints(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<super::Hint<I>>> {
+        (**self).take_hints()
+    }
+
     fn recover(
         &self,
         now: Millis,

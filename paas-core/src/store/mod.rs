@@ -17,6 +17,8 @@
 //! nothing scans all tasks.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "store-suite")]
@@ -25,6 +27,8 @@ pub mod suite;
 use std::future::Future;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{LISTENER_NAME, NodeInfo, PG_SCHEMA_VERSION, PgConfig, PgOpenError, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{APPLICATION_ID, OpenError, SCHEMA_VERSION, SqliteStore};
 
@@ -421,6 +425,20 @@ impl StatusCounts {
     }
 }
 
+/// A hint from a shared store about what other nodes did: only a hint,
+/// the service also polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint<I> {
+    /// New claimable work may be there (a submit, a requeue, a retry).
+    Work,
+    /// These tasks reached a final state (on any node).
+    Finished(Vec<I>),
+    /// Hints may have been lost (the listener reconnected): re-read what
+    /// matters.
+    Resync,
+}
+
 /// What [`TaskStore::recover`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery<I> {
@@ -582,6 +600,65 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
         &self,
         id: &I,
     ) -> impl Future<Output = Result<Vec<FailedAttempt>, StoreError>> + Send;
+
+    /// Whether other processes share this store (a cluster of nodes): then
+    /// the service renews its leases ([`heartbeat`](Self::heartbeat)),
+    /// rescues expired ones ([`rescue`](Self::rescue)), re-reads the counts,
+    /// and listens for [`hints`](Self::take_hints). The embedded stores
+    /// belong to one process and answer `false`.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Renews, for `ttl` from now, the leases of the running attempts
+    /// `leases` (task id, lease epoch), in one call; returns the ids whose
+    /// lease this node no longer holds (rescued, or claimed by another), so
+    /// their attempts can be stopped. The default (a store no other process
+    /// shares) never loses a lease.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the leases could not be renewed: the caller
+    /// cannot tell which it still holds.
+    fn heartbeat(
+        &self,
+        leases: &[(I, u64)],
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<I>, StoreError>> + Send {
+        let _ = (leases, ttl);
+        async { Ok(Vec::new()) }
+    }
+
+    /// While the cluster runs, by any node: attempts whose lease expired
+    /// (their node died or lost the store) are
+    /// [abandoned](crate::lifecycle::Task::abandon), re-checking state and
+    /// expiry in the rescuing write. The default (a store no other process
+    /// shares, whose dead attempts [`recover`](Self::recover) handles at
+    /// start) rescues nothing.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read or written.
+    fn rescue(
+        &self,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> impl Future<Output = Result<Recovery<I>, StoreError>> + Send {
+        let _ = (now, policy);
+        async {
+            Ok(Recovery {
+                rescheduled: Vec::new(),
+                failed: Vec::new(),
+            })
+        }
+    }
+
+    /// The hints a shared store sends about other nodes' work (new tasks,
+    /// finished tasks, a reconnect that may have lost some): taken once, by
+    /// the service that uses the store. `None` for a store that sends none.
+    fn take_hints(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Hint<I>>> {
+        None
+    }
 
     /// Checks that the store answers (for a readiness probe).
     ///

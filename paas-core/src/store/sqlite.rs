@@ -9,6 +9,8 @@
 //!
 //! Calls run on tokio's blocking pool, never on the async worker threads.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Write as _};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +45,34 @@ pub enum OpenError {
     /// The folder that should hold the database does not exist.
     #[error("database folder {0} does not exist")]
     MissingDirectory(PathBuf),
+    /// The path names a folder, not a database file.
+    #[error("{0} is a folder, not a database file; give the path of a file in it (e.g. tasks.db)")]
+    IsADirectory(PathBuf),
+    /// Another store holds the database open (in another process, or this
+    /// one): one store at a time may use a database file.
+    #[error(
+        "database {path} is in use by {}; one process at a time may use it: stop that one, or use another file",
+        holder(*pid, host.as_deref())
+    )]
+    Locked {
+        /// The database path.
+        path: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file (`None`
+        /// if it had not written it yet).
+        pid: Option<u32>,
+        /// The holder's host name, as it wrote it in the lock file.
+        host: Option<String>,
+    },
+    /// The lock file next to the database could not be created or locked.
+    #[error("cannot lock database {path} (lock file {lock}): {message}")]
+    Lock {
+        /// The database path.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// What the system said.
+        message: String,
+    },
     /// The file or its folder cannot be written.
     #[error("database {path} is read-only or its folder cannot be written: {message}")]
     ReadOnly {
@@ -112,9 +142,16 @@ pub enum OpenError {
 /// one commit for thousands of tasks. Calls run on tokio's blocking pool,
 /// never on the async worker threads.
 ///
-/// Opening checks the file: a missing folder, a read-only file, a file that is
-/// not a database, another program's database, a newer schema or a damaged
-/// file each give an [`OpenError`], and nothing in the file is changed.
+/// Opening checks the file: a missing folder, a folder where the file should
+/// be, a read-only file, a file that is not a database, another program's
+/// database, a newer schema or a damaged file each give an [`OpenError`], and
+/// nothing in the file is changed.
+///
+/// One store at a time: the store holds an exclusive OS lock on a file next
+/// to the database (`tasks.db.lock` for `tasks.db`) from `open` until its last
+/// clone is dropped (or the process dies), so a second `open` of the same file,
+/// in another process or in this one, fails at once with
+/// [`OpenError::Locked`] naming the holder's pid and host.
 ///
 /// # Examples
 ///
@@ -141,6 +178,10 @@ type Marker<I, B, O> = PhantomData<fn() -> (I, B, O)>;
 struct Db {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The exclusive lock on the lock file, held while any clone of the
+    /// store lives. Declared after `conn`, so the database is closed (its WAL
+    /// folded in) before the next opener can get in.
+    _lock: File,
 }
 
 impl<I, B, O> Clone for SqliteStore<I, B, O> {
@@ -263,6 +304,12 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
     /// migrated forward. Nothing is written to a file that is not a PaaS
     /// database.
     ///
+    /// First takes the store's lock (see [`lock_path`](Self::lock_path)),
+    /// before SQLite reads or writes anything, so two opens at the same
+    /// instant never both create the schema: one opens, the other gets
+    /// [`OpenError::Locked`]. The lock is released when the last clone of the
+    /// store is dropped, or when the process ends however it ends.
+    ///
     /// # Errors
     ///
     /// An [`OpenError`] saying what is wrong with the path or file.
@@ -276,6 +323,12 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
         if !dir.is_dir() {
             return Err(OpenError::MissingDirectory(dir.to_path_buf()));
         }
+        if path.is_dir() {
+            return Err(OpenError::IsADirectory(path));
+        }
+        // The lock comes before SQLite touches the file, so only the holder
+        // ever creates the schema or migrates it.
+        let lock = take_lock(&path)?;
         let fail = |e: rusqlite::Error| classify_open_error(&path, e);
         let conn = Connection::open(&path).map_err(fail)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
@@ -326,6 +379,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
             db: Arc::new(Db {
                 conn: Mutex::new(conn),
                 path,
+                _lock: lock,
             }),
             _types: PhantomData,
         })
@@ -334,6 +388,13 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.db.path
+    }
+
+    /// The lock file next to the database (its name with `.lock` appended),
+    /// locked while any clone of this store lives; it names the holder's pid
+    /// and host.
+    pub fn lock_path(&self) -> PathBuf {
+        lock_path(&self.db.path)
     }
 
     /// Writes a consistent copy of the whole database to `target` (a new
@@ -387,6 +448,113 @@ impl Db {
         // Each call runs in its own transaction, which rolls back if the call
         // panics, so the connection is usable after a poisoned lock.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The lock file of the database at `db`: its name with `.lock` appended.
+fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    db.with_file_name(name)
+}
+
+/// Takes the exclusive lock on `db`'s lock file (an OS lock: `flock` on
+/// Linux, which the kernel drops when the process dies, however it dies) and
+/// writes the holder's pid and host into it.
+fn take_lock(db: &Path) -> Result<File, OpenError> {
+    let lock = lock_path(db);
+    let fail = |e: std::io::Error| {
+        let message = e.to_string();
+        match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                OpenError::ReadOnly {
+                    path: db.to_path_buf(),
+                    message: format!("cannot create the lock file {}: {message}", lock.display()),
+                }
+            }
+            _ => OpenError::Lock {
+                path: db.to_path_buf(),
+                lock: lock.clone(),
+                message,
+            },
+        }
+    };
+    // Not truncated on open: the file may be the holder's, with its pid.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(fail)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let (pid, host) = read_holder(&lock);
+            return Err(OpenError::Locked {
+                path: db.to_path_buf(),
+                pid,
+                host,
+            });
+        }
+        Err(TryLockError::Error(e)) => return Err(fail(e)),
+    }
+    let holder = format!(
+        "pid {}\nhost {}\n",
+        std::process::id(),
+        host_name().unwrap_or_default()
+    );
+    file.set_len(0)
+        .and_then(|()| file.write_all(holder.as_bytes()))
+        .map_err(fail)?;
+    Ok(file)
+}
+
+/// Who holds a lock, from its lock file. A holder writes its pid right
+/// after it takes the lock: give it a moment if the file is still empty.
+fn read_holder(lock: &Path) -> (Option<u32>, Option<String>) {
+    let mut pid = None;
+    let mut host = None;
+    for _ in 0..20 {
+        let mut text = String::new();
+        if File::open(lock)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .is_ok()
+        {
+            for line in text.lines() {
+                match line.split_once(' ') {
+                    Some(("pid", v)) => pid = v.trim().parse().ok(),
+                    Some(("host", v)) if !v.trim().is_empty() => host = Some(v.trim().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        if pid.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (pid, host)
+}
+
+/// This machine's host name (Linux: from the kernel), if it can be read.
+fn host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// "process 12 on host a", for the `Locked` message.
+fn holder(pid: Option<u32>, host: Option<&str>) -> String {
+    let who = match pid {
+        Some(pid) => format!("process {pid}"),
+        None => "another process (it has not written its pid yet)".to_string(),
+    };
+    match host {
+        Some(host) => format!("{who} on host {host}"),
+        None => who,
     }
 }
 

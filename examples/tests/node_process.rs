@@ -1,0 +1,512 @@
+//! The prover node as an operator runs it: the real binary in a process,
+//! signalled, started twice, fed wrong options; each run checked by its exit
+//! code, its output and the task database it leaves.
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use paas_zkvm::NativeHost;
+use paas_zkvm::programs::Checkpoint;
+
+const NODE: &str = env!("CARGO_BIN_EXE_prover-node");
+
+/// A node process whose standard output is read line by line as it comes.
+struct Node {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stdout: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// How a node process ended.
+#[derive(Debug)]
+struct Ended {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Node {
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(NODE)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start prover-node");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Node {
+            child,
+            lines,
+            stdout: Vec::new(),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Reads output until a line contains `what`; panics after `timeout`.
+    fn wait_for(&mut self, what: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout.push(line.clone());
+                    if line.contains(what) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {what:?} within {timeout:?}; output so far:\n{}",
+                    self.stdout.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to end (panics after `timeout`) and collects its output.
+    fn end(mut self, timeout: Duration) -> Ended {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "the node did not end within {timeout:?}; output so far:\n{}",
+                    self.stdout.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.stdout.extend(self.lines.iter());
+        Ended {
+            code: status.code(),
+            stdout: self.stdout.join("\n"),
+            stderr: self
+                .stderr
+                .take()
+                .map(|t| t.join().expect("stderr reader"))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a node to its end.
+fn run(dir: &Path, args: &[&str]) -> Ended {
+    Node::start(dir, args).end(Duration::from_secs(120))
+}
+
+/// Every task row: (checkpoint index, status code, attempts), in index order.
+/// Status codes: 0 pending, 1 proving, 2 retrying, 3 completed, 4 failed,
+/// 5 cancelled.
+fn rows(dir: &Path) -> Vec<(u64, i64, i64)> {
+    let conn = rusqlite::Connection::open(dir.join("tasks.db")).expect("open the database");
+    let mut stmt = conn
+        .prepare("SELECT id, status, attempts FROM tasks ORDER BY id")
+        .expect("query");
+    stmt.query_map([], |r| {
+        let key: Vec<u8> = r.get(0)?;
+        // The task key starts with the index, big-endian.
+        let index = u64::from_be_bytes(key[..8].try_into().expect("an 8-byte index"));
+        Ok((index, r.get(1)?, r.get(2)?))
+    })
+    .expect("rows")
+    .map(|r| r.expect("row"))
+    .collect()
+}
+
+/// The stored proofs, in id order.
+fn proofs(dir: &Path) -> Vec<Vec<u8>> {
+    let conn = rusqlite::Connection::open(dir.join("tasks.db")).expect("open the database");
+    let mut stmt = conn
+        .prepare("SELECT proof FROM proofs ORDER BY id")
+        .expect("query");
+    stmt.query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+/// The number in a summary line such as `  proved this run      12`.
+fn figure(stdout: &str, label: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{label}` figure in:\n{stdout}"))
+}
+
+/// The numbers of the drain line: (finished, interrupted).
+fn drained(stdout: &str) -> (u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("drained: "))
+        .unwrap_or_else(|| panic!("no drain line in:\n{stdout}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn a_second_node_on_the_same_folder_is_refused_at_once_and_the_first_finishes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut first = Node::start(dir.path(), &["--checkpoints", "1500"]);
+    first.wait_for("prover-node: data in", Duration::from_secs(60));
+    let started = Instant::now();
+    let second = run(dir.path(), &["--checkpoints", "1500"]);
+    let took = started.elapsed();
+    assert_eq!(second.code, Some(1), "{second:?}");
+    let holder = format!("is in use by process {} on host", first.child.id());
+    assert!(second.stderr.contains(&holder), "{second:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "refused at once, took {took:?}"
+    );
+    assert!(
+        !second.stdout.contains("summary"),
+        "the second node proved nothing: {second:?}"
+    );
+    let first = first.end(Duration::from_secs(120));
+    assert_eq!(first.code, Some(0), "{first:?}");
+    assert_eq!(figure(&first.stdout, "proved this run"), 1500, "{first:?}");
+    assert!(
+        rows(dir.path())
+            .iter()
+            .all(|&(_, status, attempts)| (status, attempts) == (3, 1))
+    );
+}
+
+#[test]
+fn sigterm_drains_refunds_interrupted_attempts_and_the_next_run_finishes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Checkpoints of 4,096 blocks take tens of milliseconds each here, so
+    // both workers are busy when the signal comes; a grace of 0 interrupts
+    // them at once.
+    let args = [
+        "--checkpoints",
+        "300",
+        "--blocks-per-checkpoint",
+        "4096",
+        "--grace-secs",
+        "0",
+        "--progress-secs",
+        "1",
+    ];
+    let mut node = Node::start(dir.path(), &args);
+    // Piped, the node writes a progress line every --progress-secs.
+    let line = node.wait_for("progress: ", Duration::from_secs(60));
+    assert!(
+        line.contains("/300 checkpoints") && line.contains("ETA"),
+        "{line}"
+    );
+    node.signal("TERM");
+    let ended = node.end(Duration::from_secs(30));
+    assert_eq!(ended.code, Some(143), "{ended:?}");
+    assert!(ended.stdout.contains("SIGTERM: draining"), "{ended:?}");
+    assert!(ended.stdout.contains("\nsummary"), "{ended:?}");
+    // A proof that returns within the cancel grace counts as finished; the
+    // others are interrupted.
+    let (_, interrupted) = drained(&ended.stdout);
+    assert!(
+        interrupted >= 1,
+        "the running proofs were interrupted: {ended:?}"
+    );
+    let proved = figure(&ended.stdout, "proved this run");
+    let left = figure(&ended.stdout, "left in the queue");
+
+    // Nothing burned: each task is proved on its one attempt, or back in
+    // the queue with no attempt spent.
+    let after = rows(dir.path());
+    let completed = after.iter().filter(|r| (r.1, r.2) == (3, 1)).count() as u64;
+    let queued = after.iter().filter(|r| (r.1, r.2) == (0, 0)).count() as u64;
+    assert_eq!(
+        completed + queued,
+        after.len() as u64,
+        "only completed (1 attempt) or pending (0 attempts): {after:?}"
+    );
+    assert_eq!(completed, proved, "the summary counts every completed task");
+    assert_eq!(queued, left, "the summary counts every queued task");
+    assert!(queued >= interrupted);
+
+    let rest = run(dir.path(), &args);
+    assert_eq!(rest.code, Some(0), "{rest:?}");
+    assert_eq!(figure(&rest.stdout, "already proved"), proved, "{rest:?}");
+    assert_eq!(
+        figure(&rest.stdout, "proved this run"),
+        300 - proved,
+        "{rest:?}"
+    );
+    let done = rows(dir.path());
+    assert_eq!(done.len(), 300);
+    assert!(
+        done.iter()
+            .all(|&(_, status, attempts)| (status, attempts) == (3, 1)),
+        "every checkpoint proved on its first counted attempt: {done:?}"
+    );
+}
+
+#[test]
+fn a_second_sigint_stops_at_once_with_attempts_refunded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Checkpoints of 65,536 blocks take about a second each here; the grace
+    // would let them finish, but the second signal must not wait for it.
+    let mut node = Node::start(
+        dir.path(),
+        &[
+            "--checkpoints",
+            "40",
+            "--blocks-per-checkpoint",
+            "65536",
+            "--grace-secs",
+            "60",
+            "--progress-secs",
+            "1",
+        ],
+    );
+    node.wait_for("progress: ", Duration::from_secs(60));
+    node.signal("INT");
+    node.wait_for("SIGINT: draining", Duration::from_secs(10));
+    let second = Instant::now();
+    node.signal("INT");
+    let ended = node.end(Duration::from_secs(30));
+    let took = second.elapsed();
+    assert_eq!(ended.code, Some(130), "{ended:?}");
+    assert!(ended.stdout.contains("SIGINT: stopping now"), "{ended:?}");
+    let (_, interrupted) = drained(&ended.stdout);
+    assert!(
+        interrupted >= 1,
+        "the running proofs were interrupted, not waited for: {ended:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "stopped {took:?} after the second signal"
+    );
+    let after = rows(dir.path());
+    assert!(
+        after
+            .iter()
+            .all(|&(_, status, attempts)| (status, attempts) == (3, 1)
+                || (status, attempts) == (0, 0)),
+        "nothing left proving, no attempt burned: {after:?}"
+    );
+}
+
+#[test]
+fn another_chain_is_refused_and_the_data_is_untouched() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = run(dir.path(), &["--checkpoints", "5", "--quiet"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let manifest = std::fs::read(dir.path().join("chain.toml")).expect("chain.toml");
+    let (before, before_proofs) = (rows(dir.path()), proofs(dir.path()));
+    for (args, recorded, given) in [
+        (["--chain-seed", "2"], "chain-seed = 1", "chain-seed = 2"),
+        (
+            ["--blocks-per-checkpoint", "64"],
+            "blocks-per-checkpoint = 128",
+            "blocks-per-checkpoint = 64",
+        ),
+    ] {
+        let refused = run(dir.path(), &args);
+        assert_eq!(refused.code, Some(1), "{refused:?}");
+        for text in [recorded, given, "new --data-dir"] {
+            assert!(refused.stderr.contains(text), "{text:?} in {refused:?}");
+        }
+        assert!(!refused.stdout.contains("already proved"), "{refused:?}");
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("chain.toml")).expect("chain.toml"),
+        manifest
+    );
+    assert_eq!(rows(dir.path()), before);
+    assert_eq!(proofs(dir.path()), before_proofs);
+    let again = run(dir.path(), &["--checkpoints", "5", "--quiet"]);
+    assert_eq!(figure(&again.stdout, "already proved"), 5, "{again:?}");
+}
+
+#[test]
+fn a_missing_host_key_is_refused_with_the_fingerprint_of_the_stored_receipts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = run(dir.path(), &["--checkpoints", "3", "--quiet"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let key_path = dir.path().join("native-host.key");
+    let key: [u8; 32] = std::fs::read(&key_path)
+        .expect("key")
+        .try_into()
+        .expect("32 bytes");
+    let fingerprint = NativeHost::for_program::<Checkpoint>(key).key_fingerprint();
+    let (before, before_proofs) = (rows(dir.path()), proofs(dir.path()));
+    std::fs::remove_file(&key_path).expect("delete the key");
+
+    let refused = run(dir.path(), &["--checkpoints", "3"]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(
+        refused.stderr.contains("native-host.key is missing"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains(&fingerprint), "{refused:?}");
+    assert!(!key_path.exists(), "no new key was made");
+    assert_eq!(rows(dir.path()), before);
+    assert_eq!(proofs(dir.path()), before_proofs);
+
+    // Another key is refused too, naming both.
+    std::fs::write(&key_path, [9u8; 32]).expect("write another key");
+    let wrong = run(dir.path(), &["--checkpoints", "3"]);
+    assert_eq!(wrong.code, Some(1), "{wrong:?}");
+    assert!(wrong.stderr.contains(&fingerprint), "{wrong:?}");
+    std::fs::write(&key_path, key).expect("restore the key");
+    let restored = run(dir.path(), &["--checkpoints", "3", "--quiet"]);
+    assert_eq!(restored.code, Some(0), "{restored:?}");
+    assert!(
+        restored.stdout.contains("(receipt verified)"),
+        "{restored:?}"
+    );
+}
+
+#[test]
+fn failed_checkpoints_are_named_piped_and_quiet_then_retried_with_a_fresh_budget() {
+    // An attempt limit of 1 ms is far below what a checkpoint of 20,000
+    // blocks takes: every attempt times out for real.
+    let failing = [
+        "--checkpoints",
+        "4",
+        "--blocks-per-checkpoint",
+        "20000",
+        "--attempt-timeout-secs",
+        "0.001",
+        "--max-retries",
+        "0",
+    ];
+    for quiet in [false, true] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut args = failing.to_vec();
+        if quiet {
+            args.push("--quiet");
+        }
+        let ended = run(dir.path(), &args);
+        assert_eq!(ended.code, Some(1), "{ended:?}");
+        assert_eq!(figure(&ended.stdout, "failed"), 4, "{ended:?}");
+        assert!(ended.stdout.contains("failed checkpoints: 4"), "{ended:?}");
+        for index in 0..4 {
+            let line = format!("  #{index}: timed_out: attempt timed out after 1ms");
+            assert!(ended.stdout.contains(&line), "{line:?} in {ended:?}");
+        }
+        assert!(!ended.stdout.contains("progress: "), "{ended:?}");
+        assert!(ended.stdout.contains("--retry-failed"), "{ended:?}");
+        assert!(rows(dir.path()).iter().all(|&(_, status, _)| status == 4));
+
+        // Without the cause fixed, a run reports them again, failed earlier.
+        let again = run(dir.path(), &args);
+        assert_eq!(again.code, Some(1), "{again:?}");
+        assert!(
+            again
+                .stdout
+                .contains("  #2: timed_out: attempt timed out after 1ms (in an earlier run)"),
+            "{again:?}"
+        );
+
+        // No time limit, and the failed ones proved again: a fresh budget
+        // (one attempt each, though --max-retries 0 was spent).
+        let retried = run(
+            dir.path(),
+            &[
+                "--checkpoints",
+                "4",
+                "--blocks-per-checkpoint",
+                "20000",
+                "--max-retries",
+                "0",
+                "--retry-failed",
+                "--quiet",
+            ],
+        );
+        assert_eq!(retried.code, Some(0), "{retried:?}");
+        assert_eq!(figure(&retried.stdout, "retried failed"), 4, "{retried:?}");
+        assert_eq!(figure(&retried.stdout, "proved this run"), 4, "{retried:?}");
+        assert_eq!(figure(&retried.stdout, "failed"), 0, "{retried:?}");
+        assert!(
+            rows(dir.path())
+                .iter()
+                .all(|&(_, status, attempts)| (status, attempts) == (3, 1)),
+            "{:?}",
+            rows(dir.path())
+        );
+    }
+}
+
+#[test]
+fn bad_numbers_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("never-made");
+    for (args, expected) in [
+        (&["--checkpoints", "-1"][..], "must be 0 or more, got -1"),
+        (&["--chain-seed", "-7"], "must be 0 or more, got -7"),
+        (
+            &["--blocks-per-checkpoint", "0"],
+            "must be at least 1, got 0",
+        ),
+        (
+            &["--blocks-per-checkpoint", "100000000"],
+            "must be at most 65536, got 100000000 (a checkpoint has at least one block, and its blocks are held in memory",
+        ),
+        (&["--grace-secs", "-3"], "must be 0 or more, got -3"),
+        (&["--max-retries", "1000"], "must be at most 100"),
+        (&["--interval-ms", "soon"], "`soon` is not a whole number"),
+        (
+            &["--attempt-timeout-secs", "0"],
+            "must be between 0.001 and 86400",
+        ),
+        (
+            &["--sp1-mode", "cpu"],
+            "--sp1-mode applies only with --backend sp1",
+        ),
+        (&["--backend", "gpu"], "gpu"),
+    ] {
+        let ended = run(&data, args);
+        assert_eq!(ended.code, Some(2), "{args:?}: {ended:?}");
+        assert!(
+            ended.stderr.contains(expected),
+            "{args:?}: {expected:?} in {ended:?}"
+        );
+        assert!(!ended.stderr.contains("unexpected argument"), "{ended:?}");
+        assert!(!data.exists(), "{args:?}: nothing was created");
+    }
+}
