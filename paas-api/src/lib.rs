@@ -10,7 +10,7 @@
 //!   at `/rpc`, server-sent events of every transition, `/livez` and
 //!   `/readyz`, an OpenAPI 3 document generated from the code, Prometheus
 //!   metrics at `/metrics`, and a live status page at `/`.
-//!   [`server::serve`] binds it (127.0.0.1 unless told otherwise; another
+//!   [`ApiBuilder::serve`](server::ApiBuilder::serve) binds it (127.0.0.1 unless told otherwise; another
 //!   address only with a token).
 //! - feature `client` (default): [`client::Client`], the handle's calls over
 //!   HTTP, typed with the same id and status types.

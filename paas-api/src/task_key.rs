@@ -1,5 +1,5 @@
 //! A task's name in URLs: its stable byte key
-//! ([`TaskId::to_key`](paas_core::TaskId::to_key)) in lowercase hex.
+//! ([`TaskId::to_key`]) in lowercase hex.
 //!
 //! # Examples
 //!

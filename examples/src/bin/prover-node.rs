@@ -91,7 +91,7 @@ enum Command {
         #[command(flatten)]
         run: Args,
         /// Where the API listens; another address than loopback needs a
-        /// token (PAAS_TOKEN or the config file's [api] token).
+        /// token (PAAS_TOKEN or the config file's `api.token`).
         #[arg(long, env = "PAAS_LISTEN", value_name = "ADDR")]
         listen: Option<SocketAddr>,
     },
@@ -166,7 +166,7 @@ struct NodeArgs {
     /// The node's API.
     #[arg(long, env = "PAAS_NODE", value_name = "URL")]
     node: Option<String>,
-    /// Configuration file (TOML; its [client] node and [api] token are used).
+    /// Configuration file (TOML; its `client.node` and `api.token` are used).
     #[arg(long, env = "PAAS_CONFIG")]
     config: Option<PathBuf>,
 }

@@ -1,5 +1,5 @@
 //! The server: an axum [`Router`] built from a [`ProverHandle`], and
-//! [`serve`] to bind it.
+//! [`ApiBuilder::serve`] to bind it.
 //!
 //! | route | what |
 //! |---|---|
