@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paas_tests::{PgSchema, pg_url};
+use paas_tests::{PgSchema, pg_i64, pg_url, wait_child};
 
 const TASKS: u64 = 600;
 /// Proofs take 20 times the crash test's (100 to 800 ms): the work spans the
@@ -41,29 +41,8 @@ fn node(schema: &PgSchema, name: &str, log: &Path) -> Child {
         .expect("start a node")
 }
 
-/// Runs `sql` and returns the first column of the first row.
-async fn query_i64(sql: &str) -> i64 {
-    let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    let driver = tokio::spawn(connection);
-    let n = client.query_one(sql, &[]).await.expect("query").get(0);
-    drop(client);
-    let _ = driver.await;
-    n
-}
-
-fn wait_done(mut proc: Child, name: &str) {
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = proc.try_wait().expect("poll node") {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(180), "{name} hangs");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = proc.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+fn wait_done(proc: Child, name: &str) {
+    let (status, stdout) = wait_child(proc, name, Duration::from_secs(180));
     assert!(status.success(), "{name} failed: {status}; {stdout}");
     assert!(
         stdout.contains(&format!("done: {TASKS} tasks, 0 not completed")),
@@ -98,14 +77,14 @@ async fn killing_a_node_again_and_again_loses_nothing() {
         let _ = victim.wait();
         // Every other time the node stays down past its lease (2 s): the
         // survivors must rescue what it held.
-        let held = query_i64(&format!(
+        let held = pg_i64(&format!(
             "SELECT count(*) FROM {s}.tasks WHERE status = 1 AND node = 'node-1'"
         ))
         .await;
         let stays_down = kill % 2 == 1;
         if stays_down && held > 0 {
             let t0 = Instant::now();
-            while query_i64(&format!(
+            while pg_i64(&format!(
                 "SELECT count(*) FROM {s}.tasks WHERE status = 1 AND node = 'node-1'"
             ))
             .await

@@ -8,9 +8,9 @@
 mod crash_common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use paas_tests::{PgSchema, pg_url};
+use paas_tests::{PgSchema, pg_i64, pg_url, wait_child};
 
 const TASKS: u64 = 600;
 
@@ -43,29 +43,9 @@ fn nodes_ride_out_a_database_restart() {
         .collect();
     std::thread::sleep(Duration::from_millis(2_000));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let completed = |rt: &tokio::runtime::Runtime| -> i64 {
-        rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-                .await
-                .expect("connect");
-            let driver = tokio::spawn(connection);
-            let n = client
-                .query_one(
-                    &format!(
-                        "SELECT count(*) FROM {}.tasks WHERE status = 3",
-                        schema.name
-                    ),
-                    &[],
-                )
-                .await
-                .expect("count")
-                .get(0);
-            drop(client);
-            let _ = driver.await;
-            n
-        })
-    };
-    let before = completed(&rt);
+    let s = &schema.name;
+    let count = |sql: String| rt.block_on(pg_i64(&sql));
+    let before = count(format!("SELECT count(*) FROM {s}.tasks WHERE status = 3"));
     assert!(
         before < TASKS as i64,
         "the restart must come mid-run ({before} done)"
@@ -75,20 +55,8 @@ fn nodes_ride_out_a_database_restart() {
         .status()
         .expect("pg_ctlcluster");
     assert!(status.success(), "the restart failed: {status}");
-    let restarted = Instant::now();
-    for (mut proc, name) in nodes.into_iter().zip(["r-1", "r-2"]) {
-        let status = loop {
-            if let Some(status) = proc.try_wait().expect("poll") {
-                break status;
-            }
-            assert!(
-                restarted.elapsed() < Duration::from_secs(180),
-                "{name} hangs"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let out = proc.wait_with_output().expect("output");
-        let stdout = String::from_utf8_lossy(&out.stdout);
+    for (proc, name) in nodes.into_iter().zip(["r-1", "r-2"]) {
+        let (status, stdout) = wait_child(proc, name, Duration::from_secs(180));
         assert!(status.success(), "{name} failed: {status}; {stdout}");
         assert!(
             stdout.contains(&format!("done: {TASKS} tasks, 0 not completed")),
@@ -103,28 +71,9 @@ fn nodes_ride_out_a_database_restart() {
         "{TASKS} tasks completed across a database restart ({before} before it; {proved} proofs made)"
     );
     // Every task recorded once, with its proof.
-    rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        let driver = tokio::spawn(connection);
-        let s = &schema.name;
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT count(*) FILTER (WHERE status = 3), count(*),
-                            (SELECT count(*) FROM {s}.proofs) FROM {s}.tasks"
-                ),
-                &[],
-            )
-            .await
-            .expect("counts");
-        let (done, all, proofs): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        assert_eq!(
-            (done, all, proofs),
-            (TASKS as i64, TASKS as i64, TASKS as i64)
-        );
-        drop(client);
-        let _ = driver.await;
-    });
+    let done = count(format!("SELECT count(*) FROM {s}.tasks WHERE status = 3"));
+    let all = count(format!("SELECT count(*) FROM {s}.tasks"));
+    let proofs = count(format!("SELECT count(*) FROM {s}.proofs"));
+    let tasks = TASKS as i64;
+    assert_eq!((done, all, proofs), (tasks, tasks, tasks));
 }

@@ -13,7 +13,9 @@ mod crash_common;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use paas_tests::wait_child;
 
 /// One task row: key, status code, attempts, proof.
 type Row = (Vec<u8>, i64, u32, Option<Vec<u8>>);
@@ -67,20 +69,7 @@ fn sigkill_at_random_moments_loses_nothing() {
     );
 
     // The last run goes to the end.
-    let started = Instant::now();
-    let mut proc = child(&db, &log);
-    let status = loop {
-        if let Some(status) = proc.try_wait().expect("poll child") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the final run hangs"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = proc.wait_with_output().expect("child output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (status, stdout) = wait_child(child(&db, &log), "the final run", Duration::from_secs(120));
     assert!(
         status.success(),
         "final run failed: {status}; stdout: {stdout}"

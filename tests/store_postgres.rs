@@ -13,7 +13,7 @@ use paas_core::store::{
     Applied, ClaimRequest, PgConfig, PgOpenError, PgStore, StoreError, TaskStore, Write, suite,
 };
 use paas_core::{Backend, RetryPolicy, Status};
-use paas_tests::{PgSchema, pg_url};
+use paas_tests::{PgSchema, db_now, pg_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
 enum Lane {
@@ -24,22 +24,6 @@ enum Lane {
 }
 
 type Store = PgStore<u64, Lane, Vec<u8>>;
-
-/// The database clock's now, in ms (what leases are measured on).
-async fn db_now(schema: &PgSchema) -> u64 {
-    let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    let driver = tokio::spawn(connection);
-    let row = client
-        .query_one("SELECT (extract(epoch FROM now()) * 1000)::bigint", &[])
-        .await
-        .expect("now");
-    let _ = &schema.name;
-    drop(client);
-    let _ = driver.await;
-    u64::try_from(row.get::<_, i64>(0)).expect("positive")
-}
 
 fn policy() -> RetryPolicy {
     RetryPolicy {
@@ -84,7 +68,7 @@ async fn a_stale_worker_is_fenced_off() {
     let a: Store = schema.store("node-a").await;
     let b: Store = schema.store("node-b").await;
     insert(&a, [1]).await;
-    let now = db_now(&schema).await;
+    let now = db_now().await;
     // A short lease: 200 ms.
     let claimed = a
         .claim(ClaimRequest::new(Lane::Cpu, 1, now, now + 200))
@@ -94,12 +78,9 @@ async fn a_stale_worker_is_fenced_off() {
     assert_eq!(old.epoch(), 1);
     tokio::time::sleep(Duration::from_millis(400)).await;
 
-    let report = b
-        .rescue(db_now(&schema).await, &policy())
-        .await
-        .expect("rescue");
+    let report = b.rescue(db_now().await, &policy()).await.expect("rescue");
     assert_eq!(report.rescheduled, [1], "B rescues the expired lease");
-    let now = db_now(&schema).await;
+    let now = db_now().await;
     let claimed = b
         .claim(ClaimRequest::new(Lane::Cpu, 1, now, now + 30_000))
         .await
@@ -152,7 +133,7 @@ async fn a_rescue_never_undoes_a_completion() {
     let rescuer: Store = schema.store("rescuer").await;
     let n = 200u64;
     insert(&worker, 0..n).await;
-    let now = db_now(&schema).await;
+    let now = db_now().await;
     let claimed = worker
         .claim(ClaimRequest::new(Lane::Cpu, n as usize, now, now + 50))
         .await
@@ -177,7 +158,7 @@ async fn a_rescue_never_undoes_a_completion() {
     let mut rescued = HashSet::new();
     for _ in 0..50 {
         let report = rescuer
-            .rescue(db_now(&schema).await, &policy())
+            .rescue(db_now().await, &policy())
             .await
             .expect("rescue");
         rescued.extend(report.rescheduled);

@@ -47,7 +47,7 @@ async fn through_service(n: u64, durable: bool) -> Result<f64, Error> {
     let host: Arc<dyn ZkVmHost> = Arc::new(NativeHost::for_program::<Checkpoint>(KEY));
     let mut context = ChainContext::new(chain);
     let store = if durable {
-        let store = NodeStore::open(dir.path().join("tasks.db"))?;
+        let store = NodeStore::sqlite(dir.path().join("tasks.db"))?;
         context = context.with_receipts(store.clone(), ZkVmBackend::Native);
         Some(store)
     } else {

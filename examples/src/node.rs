@@ -18,9 +18,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use paas_core::RetryPolicy;
+use paas_core::backend::BackendMap;
 use paas_core::lifecycle::Failure;
+use paas_core::lifecycle::Millis;
 use paas_core::service::{RetryOutcome, ServiceError, Submitted, TaskOutcome};
-use paas_core::store::{OpenError, SqliteStore, StoreError, TaskStore};
+use paas_core::store::{
+    Applied, ClaimRequest, Claimed, Committed, FailedAttempt, FetchedMany, Hint, ListQuery,
+    OpenError, Page, PgConfig, PgOpenError, PgStore, Recovery, SqliteStore, StatusCounts,
+    StoreError, StoredTask, TaskStore, Write,
+};
 use paas_core::{Backend, ProveContext, ProveError, Prover, ProverHandle, Status};
 use paas_zkvm::programs::{Chain, Checkpoint};
 use paas_zkvm::{
@@ -35,8 +42,136 @@ use crate::ChainContext;
 /// A checkpoint task.
 pub type Id = ZkVmTaskId<Checkpoint>;
 
-/// The node's task store.
-pub type NodeStore = SqliteStore<Id, ZkVmBackend, ProofReceiptWithMetadata>;
+/// The node's task store: the SQLite file in its data folder (the default),
+/// or a PostgreSQL database it shares with other nodes.
+#[derive(Debug, Clone)]
+pub enum NodeStore {
+    /// `tasks.db` in the data folder: one node.
+    Sqlite(SqliteStore<Id, ZkVmBackend, ProofReceiptWithMetadata>),
+    /// A PostgreSQL schema many nodes share.
+    Postgres(PgStore<Id, ZkVmBackend, ProofReceiptWithMetadata>),
+}
+
+/// Where the node keeps its tasks (the `--store` option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// `tasks.db` in the data folder.
+    Sqlite,
+    /// A PostgreSQL database, shared by the nodes that name it, as node `node`.
+    Postgres {
+        /// The connection string.
+        url: String,
+        /// This node's name in the cluster (unique among live nodes).
+        node: Option<String>,
+        /// The schema (default `paas`).
+        schema: Option<String>,
+    },
+}
+
+impl NodeStore {
+    /// The SQLite store at `path` (locked for this process).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`].
+    pub fn sqlite(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        SqliteStore::open(path).map(NodeStore::Sqlite)
+    }
+
+    /// Where the tasks are, for people (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            NodeStore::Sqlite(s) => s.path().display().to_string(),
+            NodeStore::Postgres(s) => {
+                format!("PostgreSQL schema `{}` as node `{}`", s.schema(), s.node())
+            }
+        }
+    }
+}
+
+/// Calls the same method on whichever store it is.
+macro_rules! on_store {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            NodeStore::Sqlite($store) => $call,
+            NodeStore::Postgres($store) => $call,
+        }
+    };
+}
+
+type Receipt = ProofReceiptWithMetadata;
+
+impl TaskStore<Id, ZkVmBackend, Receipt> for NodeStore {
+    async fn apply(
+        &self,
+        writes: Vec<Write<Id, ZkVmBackend, Receipt>>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        on_store!(self, s => s.apply(writes).await)
+    }
+
+    async fn claim(&self, request: ClaimRequest<ZkVmBackend>) -> Result<Claimed<Id>, StoreError> {
+        on_store!(self, s => s.claim(request).await)
+    }
+
+    async fn commit(
+        &self,
+        writes: Vec<Write<Id, ZkVmBackend, Receipt>>,
+        claims: Vec<ClaimRequest<ZkVmBackend>>,
+    ) -> Result<Committed<Id>, StoreError> {
+        on_store!(self, s => s.commit(writes, claims).await)
+    }
+
+    async fn get(&self, id: &Id) -> Result<Option<StoredTask<Id, ZkVmBackend>>, StoreError> {
+        on_store!(self, s => s.get(id).await)
+    }
+
+    async fn fetch_many(&self, ids: &[Id]) -> FetchedMany<Id, ZkVmBackend, Receipt> {
+        on_store!(self, s => s.fetch_many(ids).await)
+    }
+
+    async fn proof(&self, id: &Id) -> Result<Option<Receipt>, StoreError> {
+        on_store!(self, s => s.proof(id).await)
+    }
+
+    async fn counts(&self) -> Result<BackendMap<ZkVmBackend, StatusCounts>, StoreError> {
+        on_store!(self, s => s.counts().await)
+    }
+
+    async fn list(
+        &self,
+        query: ListQuery<ZkVmBackend>,
+    ) -> Result<Page<StoredTask<Id, ZkVmBackend>>, StoreError> {
+        on_store!(self, s => s.list(query).await)
+    }
+
+    async fn failures(&self, id: &Id) -> Result<Vec<FailedAttempt>, StoreError> {
+        on_store!(self, s => s.failures(id).await)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        on_store!(self, s => s.ping().await)
+    }
+
+    async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<Id>, StoreError> {
+        on_store!(self, s => s.recover(now, policy).await)
+    }
+
+    fn is_shared(&self) -> bool {
+        on_store!(self, s => s.is_shared())
+    }
+
+    async fn heartbeat(&self, leases: &[(Id, u64)], ttl: Duration) -> Result<Vec<Id>, StoreError> {
+        on_store!(self, s => s.heartbeat(leases, ttl).await)
+    }
+
+    async fn rescue(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<Id>, StoreError> {
+        on_store!(self, s => s.rescue(now, policy).await)
+    }
+
+    fn take_hints(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Hint<Id>>> {
+        on_store!(self, s => s.take_hints())
+    }
+}
 
 /// The checkpoint prover of the node: a [`ZkVmProver`] over a
 /// [`ChainContext`], which also counts retries and times the proofs it makes
@@ -98,6 +233,14 @@ impl AttemptStats {
     /// Attempts started beyond a task's first.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Proofs this node made (successful attempts).
+    pub fn proofs(&self) -> u64 {
+        self.proof_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .total
     }
 
     /// The time of successful attempts at percentile `p` (0.0..=1.0).
@@ -229,6 +372,9 @@ pub enum DataDirError {
     /// The task database cannot be opened (another node holds it, ...).
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// The PostgreSQL store could not be opened.
+    #[error("{0}")]
+    Postgres(#[from] PgOpenError),
     /// The store could not be read.
     #[error("cannot read the task database: {0}")]
     Store(#[from] StoreError),
@@ -322,9 +468,21 @@ impl DataDir {
     /// # Errors
     ///
     /// [`DataDirError`].
-    pub async fn open(dir: &Path) -> Result<Self, DataDirError> {
+    pub async fn open(dir: &Path, choice: &StoreChoice) -> Result<Self, DataDirError> {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
-        let store = NodeStore::open(dir.join("tasks.db"))?;
+        let store = match choice {
+            StoreChoice::Sqlite => NodeStore::sqlite(dir.join("tasks.db"))?,
+            StoreChoice::Postgres { url, node, schema } => {
+                let mut config = PgConfig::new(url.clone());
+                if let Some(node) = node {
+                    config = config.node(node.clone());
+                }
+                if let Some(schema) = schema {
+                    config = config.schema(schema.clone());
+                }
+                NodeStore::Postgres(PgStore::connect(config).await?)
+            }
+        };
         let counts = store.counts().await?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -339,9 +497,9 @@ impl DataDir {
         &self.store
     }
 
-    /// The task database file.
-    pub fn db_path(&self) -> &Path {
-        self.store.path()
+    /// Where the tasks are, for people.
+    pub fn describe_store(&self) -> String {
+        self.store.describe()
     }
 
     fn manifest_path(&self) -> PathBuf {
@@ -473,8 +631,11 @@ impl DataDir {
                 std::fs::File::open("/dev/urandom")
                     .and_then(|mut f| f.read_exact(&mut key))
                     .map_err(|e| io(Path::new("/dev/urandom"), &e))?;
-                write_atomically(&path, &key, 0o600)?;
-                return Ok(key);
+                // Nodes of one cluster may share this folder and start
+                // together: the first key written is everyone's.
+                let kept = create_once(&path, &key, 0o600)?;
+                let len = kept.len();
+                return <[u8; 32]>::try_from(kept).map_err(|_| DataDirError::BadKey { path, len });
             }
             Err(e) => return Err(io(&path, &e)),
         };
@@ -531,9 +692,30 @@ fn manifest_text(manifest: &ChainManifest) -> String {
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new
 /// one, never a part: a temporary file, flushed, renamed over `path`, and the
 /// folder flushed. `mode`: the new file's permissions (Unix).
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DataDirError> {
+/// Writes `bytes` to `path` unless a file is already there (written whole
+/// first, then linked into place, which fails if another process got there
+/// first); returns what `path` holds.
+fn create_once(path: &Path, bytes: &[u8], mode: u32) -> Result<Vec<u8>, DataDirError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
+    tmp_name.push(format!(".{}.new", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    write_atomically(&tmp, bytes, mode)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(bytes.to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read(path).map_err(|e| io(path, &e))
+        }
+        Err(e) => Err(io(path, &e)),
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DataDirError> {
+    // A name of this process's own: nodes of one cluster may share the
+    // folder and write the same file at once.
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

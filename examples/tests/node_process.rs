@@ -194,7 +194,7 @@ fn drained(stdout: &str) -> (u64, u64) {
 fn a_second_node_on_the_same_folder_is_refused_at_once_and_the_first_finishes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut first = Node::start(dir.path(), &["--checkpoints", "1500"]);
-    first.wait_for("prover-node: data in", Duration::from_secs(60));
+    first.wait_for("prover-node: tasks in", Duration::from_secs(60));
     let started = Instant::now();
     let second = run(dir.path(), &["--checkpoints", "1500"]);
     let took = started.elapsed();
@@ -637,5 +637,114 @@ fn serve_answers_the_client_subcommands() {
         ended.stdout.contains("proved this run      3"),
         "{}",
         ended.stdout
+    );
+}
+
+/// The PostgreSQL server the tests use (`PAAS_TEST_PG`, or the local one).
+fn pg_url() -> String {
+    std::env::var("PAAS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Runs `sql` on the test server; returns the first column of each row.
+fn pg(sql: &str) -> Vec<i64> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
+            .await
+            .expect("the PostgreSQL test server");
+        let driver = tokio::spawn(connection);
+        let rows = client.query(sql, &[]).await.expect("sql");
+        drop(client);
+        let _ = driver.await;
+        rows.iter().map(|r| r.get(0)).collect()
+    })
+}
+
+/// Three nodes on one PostgreSQL schema (sharing one data folder for the
+/// chain and the key) prove one range together: every checkpoint once, and
+/// each node's summary verifies the newest receipt.
+#[test]
+fn three_nodes_on_one_postgres_store_prove_a_range_together() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schema = format!("paas_node_{:08x}", fastrand::u32(..));
+    let url = pg_url();
+    let args = |name: &'static str| {
+        vec![
+            "--store".to_string(),
+            url.clone(),
+            "--pg-schema".to_string(),
+            schema.clone(),
+            "--node-name".to_string(),
+            name.to_string(),
+            "--checkpoints".to_string(),
+            "300".to_string(),
+            "--quiet".to_string(),
+        ]
+    };
+    let nodes: Vec<Node> = ["p-1", "p-2", "p-3"]
+        .into_iter()
+        .map(|name| {
+            let a = args(name);
+            Node::start(
+                dir.path(),
+                &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let mut by_node = 0;
+    for node in nodes {
+        let ended = node.end(Duration::from_secs(120));
+        assert_eq!(ended.code, Some(0), "{ended:?}");
+        assert!(
+            ended.stdout.contains("(receipt verified)"),
+            "{}",
+            ended.stdout
+        );
+        let line = ended
+            .stdout
+            .lines()
+            .find(|l| l.contains("proved by this node"))
+            .unwrap_or_else(|| panic!("no per-node count: {}", ended.stdout));
+        by_node += line
+            .split_whitespace()
+            .last()
+            .and_then(|n| n.parse::<i64>().ok())
+            .expect("a count");
+    }
+    let completed = pg(&format!(
+        "SELECT count(*) FROM {schema}.tasks WHERE status = 3"
+    ));
+    let proofs = pg(&format!("SELECT count(*) FROM {schema}.proofs"));
+    let over = pg(&format!(
+        "SELECT count(*) FROM {schema}.tasks WHERE attempts <> 1"
+    ));
+    pg(&format!("DROP SCHEMA {schema} CASCADE"));
+    assert_eq!((completed[0], proofs[0]), (300, 300));
+    assert_eq!(over[0], 0, "each checkpoint proved on one attempt");
+    assert_eq!(
+        by_node, 300,
+        "the nodes' own counts add up: each proof made once"
+    );
+}
+
+#[test]
+fn node_name_without_postgres_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ended = run(dir.path(), &["--node-name", "x"]);
+    assert_eq!(ended.code, Some(2), "{ended:?}");
+    assert!(
+        ended
+            .stderr
+            .contains("apply only with a PostgreSQL --store"),
+        "{}",
+        ended.stderr
+    );
+    let ended = run(dir.path(), &["--store", "mysql://x"]);
+    assert_eq!(ended.code, Some(2), "{ended:?}");
+    assert!(
+        ended.stderr.contains("neither `sqlite` nor a PostgreSQL"),
+        "{}",
+        ended.stderr
     );
 }

@@ -12,47 +12,11 @@
 #[path = "crash_common.rs"]
 mod crash_common;
 
-use std::io::Write as _;
 use std::time::Duration;
 
+use crash_common::{Lane, Sleeper};
 use paas_core::store::{PgConfig, PgStore};
-use paas_core::{
-    Backend, PoolConfig, ProveContext, ProveError, Prover, RetryPolicy, RouteTo, Service,
-};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
-enum Lane {
-    #[paas(workers = 1, name = "cpu")]
-    Cpu,
-}
-
-impl RouteTo<Lane> for u64 {
-    fn route(&self) -> Lane {
-        Lane::Cpu
-    }
-}
-
-struct Sleeper {
-    node: String,
-    slowdown: u64,
-    log: std::sync::Mutex<std::fs::File>,
-}
-
-impl Prover for Sleeper {
-    type TaskId = u64;
-    type Backend = Lane;
-    type Output = Vec<u8>;
-
-    async fn prove(&self, ctx: ProveContext<u64>) -> Result<Vec<u8>, ProveError> {
-        let id = *ctx.id();
-        let millis = crash_common::proof_millis(id) * self.slowdown;
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        if let Ok(mut log) = self.log.lock() {
-            let _ = writeln!(log, "{id} {} {}", ctx.attempt(), self.node);
-        }
-        Ok(crash_common::expected_proof(id))
-    }
-}
+use paas_core::{PoolConfig, RetryPolicy, Service};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,31 +34,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let tasks: u64 = tasks.parse()?;
     let max_retries: u32 = max_retries.parse()?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
     let config = PgConfig::new(url.clone())
         .schema(schema.clone())
         .node(node.clone());
     let store: PgStore<u64, Lane, Vec<u8>> = PgStore::connect(config).await?;
-    let handle = Service::builder(Sleeper {
-        node: node.clone(),
-        slowdown,
-        log: std::sync::Mutex::new(log),
-    })
-    .store(store)
-    .pool(Lane::Cpu, PoolConfig::new(4))
-    .lease_ttl(Duration::from_secs(2))
-    .poll_interval(Duration::from_millis(200))
-    .retry(RetryPolicy {
-        max_retries,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        ..RetryPolicy::default()
-    })
-    .start()
-    .await?;
+    let handle = Service::builder(Sleeper::new(node, slowdown, log)?)
+        .store(store)
+        .pool(Lane::Cpu, PoolConfig::new(4))
+        .lease_ttl(Duration::from_secs(2))
+        .poll_interval(Duration::from_millis(200))
+        .retry(RetryPolicy {
+            max_retries,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        })
+        .start()
+        .await?;
     // Submit in pieces, as a producer would.
     for start in (0..tasks).step_by(100) {
         handle.submit_many(start..(start + 100).min(tasks)).await?;

@@ -10,6 +10,29 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
+/// Runs `sql` on the test server (outside any store) and returns the first
+/// column of its first row.
+///
+/// # Panics
+///
+/// If the server cannot be reached or the query fails.
+pub async fn pg_i64(sql: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the PostgreSQL test server");
+    let driver = tokio::spawn(connection);
+    let n = client.query_one(sql, &[]).await.expect("query").get(0);
+    drop(client);
+    let _ = driver.await;
+    n
+}
+
+/// The database clock's now, in ms (what leases are measured on).
+pub async fn db_now() -> u64 {
+    let now = pg_i64("SELECT (extract(epoch FROM now()) * 1000)::bigint").await;
+    u64::try_from(now).expect("after 1970")
+}
+
 /// A fresh schema for one test; dropped (with everything in it) on drop.
 #[derive(Debug)]
 pub struct PgSchema {
@@ -59,7 +82,7 @@ impl PgSchema {
     pub async fn execute(&self, sql: &str) {
         let (client, connection) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
             .await
-            .expect("connect");
+            .expect("connect to the PostgreSQL test server");
         let driver = tokio::spawn(connection);
         client.batch_execute(sql).await.expect("sql");
         drop(client);

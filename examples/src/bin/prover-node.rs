@@ -31,7 +31,7 @@ use paas_core::service::{ShutdownReport, Summary};
 use paas_core::store::TaskStore;
 use paas_core::{Backend, BackendMap, PoolConfig, ProverHandle, RetryPolicy, Service, Status};
 use paas_examples::node::{
-    AttemptStats, DataDir, Id, NodeProver, NodeStore, RunConfig, Runner, Tally,
+    AttemptStats, DataDir, Id, NodeProver, NodeStore, RunConfig, Runner, StoreChoice, Tally,
 };
 use paas_examples::node_client::{self, NodeClient};
 use paas_examples::node_config::NodeConfig;
@@ -70,7 +70,7 @@ Talks to a running `prover-node serve` over its HTTP API (PAAS_NODE or
 #[command(
     name = "prover-node",
     version,
-    about = "PaaS prover node: proves checkpoints of a generated chain on a durable SQLite store",
+    about = "PaaS prover node: proves checkpoints of a generated chain on a durable store (SQLite, or PostgreSQL shared by many nodes)",
     after_help = EXIT_CODES,
     args_conflicts_with_subcommands = true
 )]
@@ -191,9 +191,28 @@ struct Args {
 
     /// Folder for the task database (`tasks.db`), the chain it holds
     /// (`chain.toml`) and the native host key; created if missing. One node
-    /// at a time per folder.
+    /// at a time per folder on the SQLite store; nodes on one PostgreSQL
+    /// store may share a folder (it then holds only the chain and the key).
     #[arg(long, env = "PAAS_DATA_DIR", default_value = "paas-data")]
     data_dir: PathBuf,
+
+    /// Where the tasks are: `sqlite` (the default: `tasks.db` in the data
+    /// folder, one node) or a PostgreSQL connection string
+    /// (`postgres://user@host:port/db`) that several nodes share, on one
+    /// machine or many.
+    #[arg(long, default_value = "sqlite", value_name = "STORE", value_parser = store_choice)]
+    store: StoreChoice,
+
+    /// With a PostgreSQL store: this node's name in the cluster, unique among
+    /// live nodes (default: host-pid). A node restarting under the same name
+    /// takes back its previous run's proofs at once.
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
+
+    /// With a PostgreSQL store: the schema its tables live in (default
+    /// `paas`; another schema is another cluster in the same database).
+    #[arg(long, value_name = "SCHEMA")]
+    pg_schema: Option<String>,
 
     /// How many checkpoints to prove, 0 to 10^12 (0: keep going until
     /// stopped; at most 10^12 so block heights fit in 64 bits).
@@ -280,6 +299,22 @@ fn number(text: &str, min: u64, max: u64, why: &str) -> Result<u64, String> {
             Err(format!("must be {} or more, got {text} ({why})", min))
         }
         Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+fn store_choice(s: &str) -> Result<StoreChoice, String> {
+    if s == "sqlite" {
+        Ok(StoreChoice::Sqlite)
+    } else if s.starts_with("postgres://") || s.starts_with("postgresql://") || s.contains('=') {
+        Ok(StoreChoice::Postgres {
+            url: s.to_string(),
+            node: None,
+            schema: None,
+        })
+    } else {
+        Err(format!(
+            "`{s}` is neither `sqlite` nor a PostgreSQL connection string (postgres://user@host/db)"
+        ))
     }
 }
 
@@ -455,6 +490,19 @@ async fn node(
         args.grace_secs = number(&secs.to_string(), 0, 3_600, "seconds to drain")
             .map_err(|e| format!("config file: [node] grace_secs {e}"))?;
     }
+    let (name, schema) = (args.node_name.take(), args.pg_schema.take());
+    match &mut args.store {
+        StoreChoice::Postgres {
+            node, schema: s, ..
+        } => (*node, *s) = (name, schema),
+        StoreChoice::Sqlite if name.is_some() || schema.is_some() => Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--node-name and --pg-schema apply only with a PostgreSQL --store",
+            )
+            .exit(),
+        StoreChoice::Sqlite => {}
+    }
     if args.backend != ZkVmBackend::SP1 && args.sp1_mode.is_some() {
         Cli::command()
             .error(
@@ -587,8 +635,8 @@ async fn run(args: Args, settings: Settings) -> Result<ExitCode, Error> {
     };
     let backend = node.config.backend;
     println!(
-        "prover-node: data in {}, proving {} checkpoint(s) of {} blocks on `{backend}` ({} worker(s), up to {} in flight)",
-        node.dir.db_path().display(),
+        "prover-node: tasks in {}, proving {} checkpoint(s) of {} blocks on `{backend}` ({} worker(s), up to {} in flight)",
+        node.dir.describe_store(),
         match node.config.checkpoints {
             None => "unlimited".to_string(),
             Some(n) => n.to_string(),
@@ -678,7 +726,14 @@ async fn run(args: Args, settings: Settings) -> Result<ExitCode, Error> {
         print_drain(&report);
     }
     let last = last_verified(&tally, node.dir.store(), &node.host, backend).await?;
-    print_summary(&tally, &node.stats, elapsed, left_in_queue(&report), last);
+    print_summary(
+        &tally,
+        &node.stats,
+        elapsed,
+        left_in_queue(&report),
+        last,
+        node.dir.store().is_shared(),
+    );
     Ok(match stopped {
         Some(stop) => stop.exit_code(),
         None if tally.failed > 0 => ExitCode::FAILURE,
@@ -693,7 +748,7 @@ async fn start(args: &Args, settings: &Settings) -> Result<Node, Error> {
     let pools = settings.pools.clone();
     // The database first: it locks the folder for this process, so a second
     // node stops here, before it reads or writes anything else.
-    let dir = DataDir::open(&args.data_dir).await?;
+    let dir = DataDir::open(&args.data_dir, &args.store).await?;
     let chain = Chain::new(args.chain_seed, args.blocks_per_checkpoint);
     let native_id = hex(&Checkpoint::native_program_id().0);
     dir.check_chain(&chain, &[(ZkVmBackend::Native, native_id)])?;
@@ -859,12 +914,16 @@ fn print_drain(report: &ShutdownReport<Id>) {
     );
 }
 
+/// The summary; on a store other nodes share, `proved this run` counts the
+/// checkpoints completed while this node waited, by any node, and a line
+/// says how many this node proved itself.
 fn print_summary(
     tally: &Tally,
     stats: &AttemptStats,
     elapsed: Duration,
     left: u64,
     last: Option<(u64, String)>,
+    shared: bool,
 ) {
     let ms = |d: Option<Duration>| {
         d.map_or_else(
@@ -873,7 +932,15 @@ fn print_summary(
         )
     };
     println!("\nsummary");
-    println!("  proved this run      {}", tally.proved);
+    if shared {
+        println!(
+            "  proved this run      {} (by any node of the cluster)",
+            tally.proved
+        );
+        println!("  proved by this node  {}", stats.proofs());
+    } else {
+        println!("  proved this run      {}", tally.proved);
+    }
     println!(
         "  already proved       {} (resumed from earlier runs)",
         tally.resumed
@@ -886,13 +953,19 @@ fn print_summary(
         );
     }
     println!("  retries this run     {}", stats.retries());
-    if left > 0 {
+    if left > 0 && shared {
+        println!(
+            "  left in the queue    {left} (the cluster's: other nodes, or the next run, prove them)"
+        );
+    } else if left > 0 {
         println!("  left in the queue    {left} (the next run proves them)");
     }
     println!("  elapsed              {:.2} s", elapsed.as_secs_f64());
+    let made = if shared { stats.proofs() } else { tally.proved };
     println!(
-        "  throughput           {}",
-        rate(tally.proved, elapsed.as_secs_f64())
+        "  throughput           {}{}",
+        rate(made, elapsed.as_secs_f64()),
+        if shared { " (this node)" } else { "" }
     );
     println!(
         "  proof time p50 / p99 {} / {}",

@@ -211,7 +211,7 @@ where
         }
         self.flush().await?;
         self.dispatch.wait_idle().await;
-        self.report_shutdown();
+        self.report_shutdown().await;
         Ok(())
     }
 

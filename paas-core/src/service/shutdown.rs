@@ -88,11 +88,18 @@ where
         self.dispatch.stop_all();
     }
 
-    /// Answers every shutdown call: what the drain finished and left.
-    pub(super) fn report_shutdown(&mut self) {
+    /// Answers every shutdown call: what the drain finished and left (for a
+    /// store other nodes share, the queue as the store counts it now).
+    pub(super) async fn report_shutdown(&mut self) {
         let Some(d) = self.draining.take() else {
             return;
         };
+        if self.cluster.is_some()
+            && let Ok(counts) = self.store.counts().await
+        {
+            self.counts.replace(counts);
+            self.counts.publish();
+        }
         let retrying = d
             .finished
             .iter()

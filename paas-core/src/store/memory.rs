@@ -4,13 +4,14 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::codec::counted_failure;
 use super::{
     Applied, ClaimRequest, Claimed, ClaimedTask, Committed, FailedAttempt, Fence, Fetched,
     FetchedMany, ListQuery, Order, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore,
     Times, Write,
 };
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{AfterFailure, AnyTask, FailureKind, Millis, Status, TaskMeta, TaskRecord};
+use crate::lifecycle::{AfterFailure, AnyTask, Millis, Status, TaskMeta, TaskRecord};
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
 use crate::time::wall_clock;
@@ -235,15 +236,10 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
     /// Records a failed attempt of the task in `slot`, if `task` is a
     /// failure that counts (not a not-ready re-check still waiting).
     fn note_failure(&mut self, slot: Slot, task: &AnyTask<I>, at: Millis) {
-        let error = match task {
-            AnyTask::Retrying(t) => t.last_error().filter(|e| e.kind != FailureKind::NotReady),
-            AnyTask::Failed(t) => Some(t.error()),
-            _ => None,
-        };
-        if let Some(error) = error {
+        if let Some((attempt, error)) = counted_failure(task) {
             let started_at = self.entries[slot].times.started_at;
             self.failures.entry(slot).or_default().push(FailedAttempt {
-                attempt: task.meta().attempts,
+                attempt,
                 started_at,
                 ended_at: at,
                 error: error.clone(),

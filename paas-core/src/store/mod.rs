@@ -16,6 +16,7 @@
 //! same trait; every operation costs O(log n) or less in the number of tasks:
 //! nothing scans all tasks.
 
+mod codec;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

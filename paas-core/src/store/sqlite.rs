@@ -18,6 +18,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
+use super::codec::{
+    backend_of, counted_failure, failure_of, id_of, kind_of, status_code, status_of,
+};
 use super::{
     Applied, ClaimRequest, Claimed, ClaimedTask, Committed, FailedAttempt, Fence, Fetched,
     FetchedMany, ListQuery, Order, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore,
@@ -25,9 +28,7 @@ use super::{
 };
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{
-    AfterFailure, AnyTask, Failure, FailureKind, Millis, Status, TaskMeta, TaskRecord,
-};
+use crate::lifecycle::{AfterFailure, AnyTask, Failure, Millis, Status, TaskMeta, TaskRecord};
 use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
 use crate::time::wall_clock;
@@ -263,18 +264,6 @@ fn migrate(conn: &mut Connection, version: i32) -> rusqlite::Result<()> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
-}
-
-/// The stored status code: the status's stable [`Status::index`].
-fn status_code(status: Status) -> i64 {
-    status.index() as i64
-}
-
-fn status_of(code: i64) -> Result<Status, StoreError> {
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| Status::ALL.get(i).copied())
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown status code {code}")))
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -581,30 +570,10 @@ fn read_row<I: TaskId, B: Backend>(
 ) -> Result<StoredTask<I, B>, StoreError> {
     let get = |e: rusqlite::Error| StoreError::Corrupt(e.to_string());
     let key: Vec<u8> = row.get(0).map_err(get)?;
-    let id = I::from_key(&key)
-        .map_err(|e| StoreError::Corrupt(format!("stored task id does not decode: {e}")))?;
-    let backend_name: String = row.get(1).map_err(get)?;
-    let backend = B::from_name(&backend_name).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "task {id} has backend `{backend_name}`, which this program does not know (known: {})",
-            B::ALL
-                .iter()
-                .map(|b| b.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let id: I = id_of(&key)?;
+    let backend = backend_of(&row.get::<_, String>(1).map_err(get)?, &id)?;
     let status = status_of(row.get(2).map_err(get)?)?;
-    let error_kind: Option<String> = row.get(9).map_err(get)?;
-    let error_message: Option<String> = row.get(10).map_err(get)?;
-    let last_error = match error_kind {
-        Some(kind) => Some(Failure::new(
-            FailureKind::from_name(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown failure kind `{kind}`")))?,
-            error_message.unwrap_or_default(),
-        )),
-        None => None,
-    };
+    let last_error = failure_of(row.get(9).map_err(get)?, row.get(10).map_err(get)?)?;
     let record = TaskRecord {
         id,
         status,
@@ -677,7 +646,10 @@ fn update(
             Some(to_i64(epoch)),
         ),
         Fence::Queued => (set_state!("status IN (0, 2) AND ?10 IS NULL"), None),
-        Fence::Status(status) => (set_state!("status = ?10"), Some(status_code(status))),
+        Fence::Status(status) => (
+            set_state!("status = ?10"),
+            Some(i64::from(status_code(status))),
+        ),
     };
     let started = lease_until.map(|_| to_i64(at));
     let changed = tx
@@ -792,7 +764,7 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
             .map_err(sql_err)?
             .map_or(0, to_u64),
     };
-    let failed = failed_attempt(&task);
+    let failed = counted_failure(&task).map(|(n, e)| (n, e.clone()));
     let record = task.into_record(epoch);
     if !update(tx, &key, &record, fence, None, at)? {
         return Ok(match status_of_key(tx, &key)? {
@@ -910,8 +882,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(sql_err)? {
                 let kind: String = row.get(3).map_err(sql_err)?;
-                let kind = FailureKind::from_name(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown failure kind `{kind}`")))?;
+                let kind = kind_of(&kind)?;
                 out.push(FailedAttempt {
                     attempt: row.get(0).map_err(sql_err)?,
                     started_at: row.get::<_, Option<i64>>(1).map_err(sql_err)?.map(to_u64),
@@ -958,7 +929,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
                     AfterFailure::Retrying(t) => (AnyTask::from(t), false),
                     AfterFailure::Failed(t) => (AnyTask::from(t), true),
                 };
-                let failure = failed_attempt(&task);
+                let failure = counted_failure(&task).map(|(n, e)| (n, e.clone()));
                 update(
                     tx,
                     &key,
@@ -1061,17 +1032,6 @@ fn read_proof<O: ProofOutput>(conn: &Connection, key: &[u8]) -> Result<Option<O>
 
 fn typed<I>(record: TaskRecord<I>) -> Result<AnyTask<I>, StoreError> {
     AnyTask::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// A failed attempt to record for `task`, if it is a failure that counts
-/// (not a not-ready re-check still waiting): its attempt and error.
-fn failed_attempt<I>(task: &AnyTask<I>) -> Option<(u32, Failure)> {
-    let error = match task {
-        AnyTask::Retrying(t) => t.last_error().filter(|e| e.kind != FailureKind::NotReady),
-        AnyTask::Failed(t) => Some(t.error()),
-        _ => None,
-    };
-    error.map(|e| (task.meta().attempts, e.clone()))
 }
 
 /// A due retrying task becomes pending, as of when it became due.

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use tokio_postgres::Row;
 
-use super::writes::{NOW_MS, status_code, status_of};
+use super::writes::NOW_MS;
 use super::{PgStore, sql_err, to_i64, to_u64};
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{Failure, FailureKind, Millis, TaskMeta, TaskRecord};
+use crate::lifecycle::{Failure, Millis, TaskMeta, TaskRecord};
 use crate::prover::ProofOutput;
+use crate::store::codec::{backend_of, failure_of, id_of, kind_of, status_code, status_of};
 use crate::store::{
     FailedAttempt, Fetched, FetchedMany, ListQuery, Order, Page, StatusCounts, StoreError,
     StoredTask, Times,
@@ -24,30 +25,10 @@ pub(super) const ROW_COLUMNS: &str = "id, backend, status, priority, weight, att
 pub(super) fn read_row<I: TaskId, B: Backend>(row: &Row) -> Result<StoredTask<I, B>, StoreError> {
     let get = |e: tokio_postgres::Error| StoreError::Corrupt(e.to_string());
     let key: Vec<u8> = row.try_get(0).map_err(get)?;
-    let id = I::from_key(&key)
-        .map_err(|e| StoreError::Corrupt(format!("stored task id does not decode: {e}")))?;
-    let backend_name: String = row.try_get(1).map_err(get)?;
-    let backend = B::from_name(&backend_name).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "task {id} has backend `{backend_name}`, which this program does not know (known: {})",
-            B::ALL
-                .iter()
-                .map(|b| b.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    let status = status_of(row.try_get(2).map_err(get)?)?;
-    let error_kind: Option<String> = row.try_get(9).map_err(get)?;
-    let error_message: Option<String> = row.try_get(10).map_err(get)?;
-    let last_error = match error_kind {
-        Some(kind) => Some(Failure::new(
-            FailureKind::from_name(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown failure kind `{kind}`")))?,
-            error_message.unwrap_or_default(),
-        )),
-        None => None,
-    };
+    let id: I = id_of(&key)?;
+    let backend = backend_of(&row.try_get::<_, String>(1).map_err(get)?, &id)?;
+    let status = status_of(i64::from(row.try_get::<_, i16>(2).map_err(get)?))?;
+    let last_error = failure_of(row.try_get(9).map_err(get)?, row.try_get(10).map_err(get)?)?;
     let opt = |i: usize| -> Result<Option<u64>, StoreError> {
         Ok(row.try_get::<_, Option<i64>>(i).map_err(get)?.map(to_u64))
     };
@@ -229,7 +210,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                 StoreError::Corrupt(format!("stored tasks use unknown backend `{name}`"))
             })?;
             let n: i64 = row.get(2);
-            counts[backend].add(status_of(row.get(1))?, to_u64(n));
+            counts[backend].add(status_of(i64::from(row.get::<_, i16>(1)))?, to_u64(n));
         }
         Ok(counts)
     }
@@ -316,9 +297,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
             .map_err(sql_err)?;
         rows.iter()
             .map(|r| {
-                let kind: String = r.get(3);
-                let kind = FailureKind::from_name(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown failure kind `{kind}`")))?;
+                let kind = kind_of(&r.get::<_, String>(3))?;
                 Ok(FailedAttempt {
                     attempt: u32::try_from(r.get::<_, i32>(0)).unwrap_or(0),
                     started_at: r.get::<_, Option<i64>>(1).map(to_u64),

@@ -13,6 +13,7 @@ use super::{PgStore, sql_err, to_i64, to_u64};
 use crate::backend::Backend;
 use crate::lifecycle::{AnyTask, Millis, Status, TaskRecord};
 use crate::prover::ProofOutput;
+use crate::store::codec::{counted_failure, status_code, status_of};
 use crate::store::{
     Applied, ClaimRequest, Claimed, ClaimedTask, Committed, Fence, StoreError, Write,
 };
@@ -169,16 +170,9 @@ impl StateRow {
         fence: Fence,
         proof: Option<Vec<u8>>,
     ) -> Self {
-        let failure = match &task {
-            AnyTask::Retrying(t) => t
-                .last_error()
-                .filter(|e| e.kind != crate::lifecycle::FailureKind::NotReady),
-            AnyTask::Failed(t) => Some(t.error()),
-            _ => None,
-        }
-        .map(|e| {
-            let attempts = i32::try_from(task.meta().attempts).unwrap_or(i32::MAX);
-            (attempts, e.kind.as_str().to_string(), e.message.to_string())
+        let failure = counted_failure(&task).map(|(attempt, e)| {
+            let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+            (attempt, e.kind.as_str().to_string(), e.message.to_string())
         });
         let id = task.id().to_key();
         let TaskRecord {
@@ -302,18 +296,6 @@ where
             other => return other,
         }
     }
-}
-
-/// The stored status code: the status's stable [`Status::index`].
-pub(super) fn status_code(status: Status) -> i16 {
-    status.index() as i16
-}
-
-pub(super) fn status_of(code: i16) -> Result<Status, StoreError> {
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| Status::ALL.get(i).copied())
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown status code {code}")))
 }
 
 /// How a turn changes the counts, per (backend, status).
@@ -476,7 +458,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                     .collect();
                 for (index, key) in existing {
                     applied[index] = match found.get(key) {
-                        Some(&code) => Applied::Exists(status_of(code)?),
+                        Some(&code) => Applied::Exists(status_of(i64::from(code))?),
                         None => Applied::Missing,
                     };
                 }
