@@ -724,57 +724,35 @@ pub mod names {
         }
     }
 
-    /// A [`Status`](paas_core::Status) by [`as_str`](paas_core::Status::as_str).
-    pub mod status {
-        use paas_core::Status;
-        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    /// A serde module for a type with `as_str` and `from_name`.
+    macro_rules! by_name {
+        ($module:ident, $ty:ident, $what:literal) => {
+            #[doc = concat!("A [`", stringify!($ty), "`](paas_core::", stringify!($ty), ") by [`as_str`](paas_core::", stringify!($ty), "::as_str).")]
+            pub mod $module {
+                use paas_core::$ty;
+                use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-        /// Writes the name.
-        ///
-        /// # Errors
-        ///
-        /// The serializer's.
-        pub fn serialize<S: Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(status.as_str())
-        }
+                /// Writes the name.
+                ///
+                /// # Errors
+                ///
+                /// The serializer's.
+                pub fn serialize<S: Serializer>(value: &$ty, s: S) -> Result<S::Ok, S::Error> {
+                    s.serialize_str(value.as_str())
+                }
 
-        /// Reads a name.
-        ///
-        /// # Errors
-        ///
-        /// A name that names no status.
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Status, D::Error> {
-            let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            Status::from_name(&name)
-                .ok_or_else(|| D::Error::custom(format!("unknown status {name:?}")))
-        }
+                #[doc = concat!("Reads a name.\n\n# Errors\n\nA name that names no ", $what, ".")]
+                pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                    let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    $ty::from_name(&name)
+                        .ok_or_else(|| D::Error::custom(format!(concat!("unknown ", $what, " {:?}"), name)))
+                }
+            }
+        };
     }
 
-    /// A [`FailureKind`](paas_core::FailureKind) by [`as_str`](paas_core::FailureKind::as_str).
-    pub mod failure_kind {
-        use paas_core::FailureKind;
-        use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-        /// Writes the name.
-        ///
-        /// # Errors
-        ///
-        /// The serializer's.
-        pub fn serialize<S: Serializer>(kind: &FailureKind, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(kind.as_str())
-        }
-
-        /// Reads a name.
-        ///
-        /// # Errors
-        ///
-        /// A name that names no failure kind.
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FailureKind, D::Error> {
-            let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            FailureKind::from_name(&name)
-                .ok_or_else(|| D::Error::custom(format!("unknown failure kind {name:?}")))
-        }
-    }
+    by_name!(status, Status, "status");
+    by_name!(failure_kind, FailureKind, "failure kind");
 
     /// A [`Backend`](paas_core::Backend) by [`name`](paas_core::Backend::name).
     pub mod backend {
