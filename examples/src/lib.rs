@@ -4,11 +4,15 @@
 //! [`ZkVmProver`](paas_zkvm::ZkVmProver): the part of a zkVM prover a user
 //! writes. [`node`] holds the prover node's parts (its prover, data folder,
 //! runner), shared by the `prover-node` binary and its benchmark.
+//! [`node_config`] reads its configuration file, [`node_client`] holds the
+//! client subcommands that talk to a running node over its HTTP API.
 //! [`groth16`] plugs a Groth16 prover (arkworks) into the service: a proof
 //! system that is not a zkVM.
 
 pub mod groth16;
 pub mod node;
+pub mod node_client;
+pub mod node_config;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

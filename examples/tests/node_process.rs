@@ -31,10 +31,14 @@ struct Ended {
 
 impl Node {
     fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(NODE)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(args)
+        let mut command = Command::new(NODE);
+        command.arg("--data-dir").arg(dir).args(args);
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (a prover-node command line) as a node process.
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -190,7 +194,7 @@ fn drained(stdout: &str) -> (u64, u64) {
 fn a_second_node_on_the_same_folder_is_refused_at_once_and_the_first_finishes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut first = Node::start(dir.path(), &["--checkpoints", "1500"]);
-    first.wait_for("prover-node: data in", Duration::from_secs(60));
+    first.wait_for("prover-node: tasks in", Duration::from_secs(60));
     let started = Instant::now();
     let second = run(dir.path(), &["--checkpoints", "1500"]);
     let took = started.elapsed();
@@ -509,6 +513,131 @@ fn bad_numbers_are_refused_with_the_reason() {
         assert!(!ended.stderr.contains("unexpected argument"), "{ended:?}");
         assert!(!data.exists(), "{args:?}: nothing was created");
     }
+}
+
+/// A client subcommand against `url`, with `token` in the environment;
+/// its exit code and standard output.
+fn client(url: &str, token: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(NODE);
+    command
+        .args(args)
+        .arg("--node")
+        .arg(url)
+        .env_remove("PAAS_TOKEN");
+    if let Some(token) = token {
+        command.env("PAAS_TOKEN", token);
+    }
+    let out = command.output().expect("run a client subcommand");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `prover-node serve` from a config file (data folder and token), the
+/// command line winning over the file's listen address; the client
+/// subcommands from another process; SIGTERM drains and ends it.
+#[test]
+fn serve_answers_the_client_subcommands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = "node-token-0123456789abcdef";
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[node]\ndata_dir = {:?}\n\n[api]\nlisten = \"127.0.0.1:1\"\ntoken = \"{token}\"\n",
+            dir.path().join("data")
+        ),
+    )
+    .expect("config written");
+    let mut command = Command::new(NODE);
+    command
+        .args([
+            "serve",
+            "--checkpoints",
+            "3",
+            "--quiet",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(&config)
+        .env_remove("PAAS_TOKEN");
+    let mut node = Node::spawn(command);
+    let line = node.wait_for("API and status page on http://", Duration::from_secs(60));
+    assert!(line.contains("token required"), "{line}");
+    let url = line
+        .split("on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the address")
+        .trim_end_matches('/')
+        .to_string();
+    node.wait_for("serving the API until", Duration::from_secs(60));
+    assert!(
+        dir.path().join("data").join("tasks.db").exists(),
+        "the file's data folder"
+    );
+
+    let (code, out) = client(&url, None, &["list"]);
+    assert_eq!(code, Some(1), "no token: {out}");
+    assert!(out.contains("unauthorized"), "{out}");
+
+    let (code, out) = client(&url, Some(token), &["list", "--status", "completed"]);
+    assert_eq!(code, Some(0), "{out}");
+    for i in 0..3 {
+        assert!(
+            out.contains(&format!("checkpoint {i:>6} on native completed")),
+            "{out}"
+        );
+    }
+    let (code, out) = client(&url, Some(token), &["submit", "5", "6"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("checkpoint 5: accepted"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, out) = client(&url, Some(token), &["status", "6"]);
+        if out.contains("completed") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "checkpoint 6 never completed: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let proof = dir.path().join("six.proof");
+    let (code, out) = client(
+        &url,
+        Some(token),
+        &["proof", "6", "--out", proof.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let bytes = std::fs::read(&proof).expect("the proof file");
+    assert!(!bytes.is_empty());
+    let (code, out) = client(&url, Some(token), &["cancel", "6"]);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "checkpoint 6: already finished, completed")
+    );
+    let (code, out) = client(&url, Some(token), &["status", "99"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("never submitted"), "{out}");
+    let (code, _) = client(
+        &url,
+        Some(token),
+        &["proof", "99", "--out", proof.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, Some(1));
+
+    node.signal("TERM");
+    let ended = node.end(Duration::from_secs(60));
+    assert_eq!(ended.code, Some(143), "{ended:?}");
+    assert!(
+        ended.stdout.contains("proved this run      3"),
+        "{}",
+        ended.stdout
+    );
 }
 
 /// The PostgreSQL server the tests use (`PAAS_TEST_PG`, or the local one).

@@ -59,6 +59,33 @@ impl<P> ZkVmTaskId<P> {
     }
 }
 
+/// The serde form of a task id: `{"index": 7, "backend": "native"}` (the
+/// backend by its name), for APIs that carry task ids as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename = "ZkVmTaskId", deny_unknown_fields)]
+struct TaskIdForm<'a> {
+    index: u64,
+    backend: std::borrow::Cow<'a, str>,
+}
+
+impl<P> serde::Serialize for ZkVmTaskId<P> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        TaskIdForm {
+            index: self.index,
+            backend: self.backend.name().into(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, P> serde::Deserialize<'de> for ZkVmTaskId<P> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let form = TaskIdForm::deserialize(d)?;
+        let backend = form.backend.parse().map_err(serde::de::Error::custom)?;
+        Ok(Self::new(form.index, backend))
+    }
+}
+
 impl<P> Clone for ZkVmTaskId<P> {
     fn clone(&self) -> Self {
         Self::new(self.index, self.backend)

@@ -9,14 +9,23 @@
 //! summary naming every checkpoint that failed. A second run on the same
 //! folder resumes where the first stopped, without proving again what is
 //! complete.
+//!
+//! `prover-node serve` does the same and serves the HTTP API (paas-api:
+//! REST, JSON-RPC, events, metrics, the status page) while it runs, until
+//! stopped; `submit`, `status`, `proof`, `cancel` and `list` talk to a
+//! running node over that API.
 
 use std::io::IsTerminal as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::{CommandFactory as _, Parser};
+use clap::parser::ValueSource;
+use clap::{
+    ArgMatches, Args as ClapArgs, CommandFactory as _, FromArgMatches as _, Parser, Subcommand,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use paas_core::service::{ShutdownReport, Summary};
 use paas_core::store::TaskStore;
@@ -24,6 +33,8 @@ use paas_core::{Backend, BackendMap, PoolConfig, ProverHandle, RetryPolicy, Serv
 use paas_examples::node::{
     AttemptStats, DataDir, Id, NodeProver, NodeStore, RunConfig, Runner, StoreChoice, Tally,
 };
+use paas_examples::node_client::{self, NodeClient};
+use paas_examples::node_config::NodeConfig;
 use paas_examples::{ChainContext, hex, rate};
 use paas_zkvm::programs::{Chain, Checkpoint};
 use paas_zkvm::{NativeHost, ZkVmBackend, ZkVmHost, ZkVmProgram, ZkVmProver};
@@ -41,22 +52,148 @@ Exit codes:
 Stopping: SIGINT or SIGTERM stops submitting and lets running proofs finish for
 --grace-secs, then prints the summary; a second signal stops at once (the
 interrupted proofs go back to the queue, their attempts refunded). Run the same
-command again to resume; add --retry-failed to prove failed checkpoints again.";
+command again to resume; add --retry-failed to prove failed checkpoints again.
 
-/// Proves checkpoints of a generated chain, durably, until done or stopped.
+Settings come from the command line, then the environment (PAAS_DATA_DIR,
+PAAS_LISTEN, PAAS_NODE, PAAS_CONFIG; tokens only from PAAS_TOKEN and
+PAAS_READ_TOKEN), then the --config file (TOML: [node], [pools], [retry],
+[api], [client]; see docs/api.md), then the defaults.";
+
+const CLIENT_HELP: &str = "\
+Talks to a running `prover-node serve` over its HTTP API (PAAS_NODE or
+--node, default http://127.0.0.1:8420; the token from PAAS_TOKEN or the
+--config file's [api] token). Exit code 0 when the call did what was asked,
+1 otherwise (an unknown task, no proof yet, a refused call, no node).";
+
+/// The prover node, its API, and the client of a running one.
 #[derive(Debug, Parser)]
 #[command(
     name = "prover-node",
     version,
     about = "PaaS prover node: proves checkpoints of a generated chain on a durable store (SQLite, or PostgreSQL shared by many nodes)",
-    after_help = EXIT_CODES
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true
 )]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a subcommand: run the node (no API).
+    #[command(flatten)]
+    run: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the node and serve its HTTP API and status page while it runs
+    /// (after the range is proved it keeps serving until SIGINT/SIGTERM).
+    #[command(after_help = EXIT_CODES)]
+    Serve {
+        #[command(flatten)]
+        run: Args,
+        /// Where the API listens; another address than loopback needs a
+        /// token (PAAS_TOKEN or the config file's `api.token`).
+        #[arg(long, env = "PAAS_LISTEN", value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Submit checkpoints to a running node.
+    #[command(after_help = CLIENT_HELP)]
+    Submit {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Checkpoint indexes.
+        #[arg(required = true)]
+        indexes: Vec<u64>,
+        /// Their backend.
+        #[arg(long, default_value = "native", value_parser = backend)]
+        backend: ZkVmBackend,
+        /// Their priority (higher runs first).
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i32,
+    },
+    /// Show a checkpoint's state, times and failed attempts.
+    #[command(after_help = CLIENT_HELP)]
+    Status {
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        task: TaskArg,
+    },
+    /// Download a proved checkpoint's proof (its stored bytes).
+    #[command(after_help = CLIENT_HELP)]
+    Proof {
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        task: TaskArg,
+        /// Where to write it (default: checkpoint-INDEX.proof).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Cancel a checkpoint.
+    #[command(after_help = CLIENT_HELP)]
+    Cancel {
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        task: TaskArg,
+    },
+    /// List checkpoints, newest first, a page at a time.
+    #[command(after_help = CLIENT_HELP)]
+    List {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Only this status (pending, proving, retrying, completed, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this backend.
+        #[arg(long)]
+        backend: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// The cursor a previous page printed.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Oldest first.
+        #[arg(long)]
+        oldest: bool,
+    },
+}
+
+/// Where the node is.
+#[derive(Debug, ClapArgs)]
+struct NodeArgs {
+    /// The node's API.
+    #[arg(long, env = "PAAS_NODE", value_name = "URL")]
+    node: Option<String>,
+    /// Configuration file (TOML; its `client.node` and `api.token` are used).
+    #[arg(long, env = "PAAS_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// One checkpoint.
+#[derive(Debug, ClapArgs)]
+struct TaskArg {
+    /// The checkpoint's index.
+    index: u64,
+    /// Its backend.
+    #[arg(long, default_value = "native", value_parser = backend)]
+    backend: ZkVmBackend,
+}
+
+/// Proves checkpoints of a generated chain, durably, until done or stopped.
+#[derive(Debug, ClapArgs)]
 struct Args {
+    /// Configuration file (TOML): data folder, backend, pools, retry, API
+    /// address and tokens; the command line and the environment win over it.
+    #[arg(long, env = "PAAS_CONFIG")]
+    config: Option<PathBuf>,
+
     /// Folder for the task database (`tasks.db`), the chain it holds
     /// (`chain.toml`) and the native host key; created if missing. One node
     /// at a time per folder on the SQLite store; nodes on one PostgreSQL
     /// store may share a folder (it then holds only the chain and the key).
-    #[arg(long, default_value = "paas-data")]
+    #[arg(long, env = "PAAS_DATA_DIR", default_value = "paas-data")]
     data_dir: PathBuf,
 
     /// Where the tasks are: `sqlite` (the default: `tasks.db` in the data
@@ -269,31 +406,8 @@ impl Signals {
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
-    let mut args = Args::parse();
-    let (name, schema) = (args.node_name.take(), args.pg_schema.take());
-    match &mut args.store {
-        StoreChoice::Postgres {
-            node, schema: s, ..
-        } => (*node, *s) = (name, schema),
-        StoreChoice::Sqlite if name.is_some() || schema.is_some() => Args::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--node-name and --pg-schema apply only with a PostgreSQL --store",
-            )
-            .exit(),
-        StoreChoice::Sqlite => {}
-    }
-    if args.backend != ZkVmBackend::SP1 && args.sp1_mode.is_some() {
-        Args::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!(
-                    "--sp1-mode applies only with --backend sp1 (this run proves on `{}`)",
-                    args.backend
-                ),
-            )
-            .exit();
-    }
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     paas_examples::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -306,7 +420,15 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match run(args).await {
+        let result = match cli.command {
+            None => node(cli.run, &matches, None).await,
+            Some(Command::Serve { run, listen }) => {
+                let matches = matches.subcommand_matches("serve").unwrap_or(&matches);
+                node(run, matches, Some(listen)).await
+            }
+            Some(command) => client(command).await,
+        };
+        match result {
             Ok(code) => code,
             Err(err) => {
                 eprintln!("prover-node: {err}");
@@ -320,6 +442,173 @@ fn main() -> ExitCode {
     code
 }
 
+/// What the node runs with besides its options: the pools and retry policy
+/// (options over the config file), and the API when serving.
+struct Settings {
+    pools: BackendMap<ZkVmBackend, PoolConfig>,
+    retry: RetryPolicy,
+    api: Option<ApiSetup>,
+}
+
+/// The API of `prover-node serve`.
+struct ApiSetup {
+    listen: SocketAddr,
+    token: Option<String>,
+    read_token: Option<String>,
+}
+
+/// Whether option `id` was left at its default (not given on the command
+/// line or in the environment), so the config file may set it.
+fn defaulted(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        None | Some(ValueSource::DefaultValue)
+    )
+}
+
+/// Runs the node (serving its API when `serve` is set), with the config
+/// file filling what the command line and environment left at defaults.
+async fn node(
+    mut args: Args,
+    matches: &ArgMatches,
+    serve: Option<Option<SocketAddr>>,
+) -> Result<ExitCode, Error> {
+    let mut config = NodeConfig::load(args.config.as_deref())?;
+    if defaulted(matches, "data_dir")
+        && let Some(dir) = config.node.data_dir.take()
+    {
+        args.data_dir = dir;
+    }
+    if defaulted(matches, "backend")
+        && let Some(name) = config.node.backend.as_deref()
+    {
+        args.backend = backend(name).map_err(|e| format!("config file: [node] backend: {e}"))?;
+    }
+    if defaulted(matches, "grace_secs")
+        && let Some(secs) = config.node.grace_secs
+    {
+        args.grace_secs = number(&secs.to_string(), 0, 3_600, "seconds to drain")
+            .map_err(|e| format!("config file: [node] grace_secs {e}"))?;
+    }
+    let (name, schema) = (args.node_name.take(), args.pg_schema.take());
+    match &mut args.store {
+        StoreChoice::Postgres {
+            node, schema: s, ..
+        } => (*node, *s) = (name, schema),
+        StoreChoice::Sqlite if name.is_some() || schema.is_some() => Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--node-name and --pg-schema apply only with a PostgreSQL --store",
+            )
+            .exit(),
+        StoreChoice::Sqlite => {}
+    }
+    if args.backend != ZkVmBackend::SP1 && args.sp1_mode.is_some() {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--sp1-mode applies only with --backend sp1 (this run proves on `{}`)",
+                    args.backend
+                ),
+            )
+            .exit();
+    }
+    let pools = match (&args.pools, config.pools()) {
+        (None, Some(pools)) => pools,
+        (path, _) => load_pools(path.as_deref())?,
+    };
+    // The file's [retry] policy, with --max-retries over its max_retries.
+    let file_retry = config.retry.take();
+    let keep_file_retries = file_retry.is_some() && defaulted(matches, "max_retries");
+    let mut retry = file_retry.unwrap_or_default();
+    if !keep_file_retries {
+        retry.max_retries = u32::try_from(args.max_retries)?;
+    }
+    retry
+        .validate()
+        .map_err(|e| format!("config file: [retry] {e}"))?;
+    let api = serve.map(|listen| ApiSetup {
+        listen: listen
+            .or(config.api.listen)
+            .unwrap_or(paas_api::server::DEFAULT_ADDR),
+        token: config.token(),
+        read_token: config.read_token(),
+    });
+    run(args, Settings { pools, retry, api }).await
+}
+
+/// One client subcommand against a running node.
+async fn client(command: Command) -> Result<ExitCode, Error> {
+    let connect = |node: &NodeArgs| -> Result<NodeClient, Error> {
+        let config = NodeConfig::load(node.config.as_deref())?;
+        let url = node
+            .node
+            .clone()
+            .or(config.client.node.clone())
+            .unwrap_or_else(|| format!("http://{}", paas_api::server::DEFAULT_ADDR));
+        let client = NodeClient::new(&url)?;
+        Ok(match config.token() {
+            Some(token) => client.token(&token)?,
+            None => client,
+        })
+    };
+    let ok = |done: bool| {
+        if done {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    };
+    Ok(match command {
+        Command::Submit {
+            node,
+            indexes,
+            backend,
+            priority,
+        } => {
+            node_client::submit(&connect(&node)?, &indexes, backend, priority).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Status { node, task } => {
+            ok(node_client::status(&connect(&node)?, &Id::new(task.index, task.backend)).await?)
+        }
+        Command::Proof { node, task, out } => {
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("checkpoint-{}.proof", task.index)));
+            let id = Id::new(task.index, task.backend);
+            ok(node_client::proof(&connect(&node)?, &id, &out)
+                .await
+                .map_err(|e| e.to_string())?)
+        }
+        Command::Cancel { node, task } => {
+            node_client::cancel(&connect(&node)?, &Id::new(task.index, task.backend)).await?;
+            ExitCode::SUCCESS
+        }
+        Command::List {
+            node,
+            status,
+            backend,
+            limit,
+            cursor,
+            oldest,
+        } => {
+            let params = paas_api::wire::ListParams {
+                status,
+                backend,
+                cursor,
+                order: oldest.then(|| "oldest".to_string()),
+                limit: Some(limit),
+            };
+            node_client::list(&connect(&node)?, &params).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Serve { .. } => {
+            return Err("`serve` runs the node, it is not a client call".into());
+        }
+    })
+}
+
 /// What the node runs with, once its data folder, hosts and service are up.
 struct Node {
     dir: DataDir,
@@ -330,10 +619,15 @@ struct Node {
     workers: usize,
 }
 
-async fn run(args: Args) -> Result<ExitCode, Error> {
+async fn run(args: Args, settings: Settings) -> Result<ExitCode, Error> {
     let mut signals = Signals::install()?;
+    // The recorder first: the service takes its metric handles at start.
+    let metrics = match &settings.api {
+        Some(_) => Some(paas_api::server::install_prometheus()?),
+        None => None,
+    };
     let node = tokio::select! {
-        node = start(&args) => node?,
+        node = start(&args, &settings) => node?,
         stop = signals.next() => {
             println!("prover-node: {} before the node started: stopped", stop.name());
             return Ok(stop.exit_code());
@@ -351,6 +645,30 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
         node.workers,
         node.config.window,
     );
+    let server = match (&settings.api, metrics) {
+        (Some(api), Some(metrics)) => {
+            let mut builder = paas_api::server::ApiBuilder::new(node.handle.clone())
+                .token_text(api.token.as_deref())?
+                .metrics(metrics);
+            if let Some(read) = api.read_token.as_deref() {
+                builder = builder.read_token(paas_api::server::Token::new(read)?);
+            }
+            let server = builder
+                .serve(paas_api::server::ServeConfig::at(api.listen))
+                .await?;
+            println!(
+                "prover-node: API and status page on http://{}/ ({})",
+                server.local_addr(),
+                if api.token.is_some() {
+                    "token required"
+                } else {
+                    "no token: loopback only"
+                }
+            );
+            Some(server)
+        }
+        _ => None,
+    };
     let started = Instant::now();
     let mut runner = Runner::new(node.config.clone());
     let progress = Progress::start(
@@ -360,10 +678,21 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
         node.handle.summary(),
         backend,
     );
-    let stopped = tokio::select! {
+    let mut stopped = tokio::select! {
         result = runner.run(&node.handle) => { result?; None }
         stop = signals.next() => Some(stop),
     };
+    // The run's time: what a serving node then waits is not proving.
+    let elapsed = started.elapsed();
+    if let Some(server) = server {
+        if stopped.is_none() {
+            progress
+                .println("the range is done; serving the API until SIGINT or SIGTERM".to_string());
+            stopped = Some(signals.next().await);
+        }
+        // No new calls while the service drains; event streams end.
+        server.shutdown().await?;
+    }
     let grace = Duration::from_secs(args.grace_secs);
     let report = match stopped {
         None => node.handle.shutdown(grace).await?,
@@ -400,7 +729,7 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
     print_summary(
         &tally,
         &node.stats,
-        started.elapsed(),
+        elapsed,
         left_in_queue(&report),
         last,
         node.dir.store().is_shared(),
@@ -413,10 +742,10 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
 }
 
 /// Opens and checks the data folder, starts the hosts and the service.
-async fn start(args: &Args) -> Result<Node, Error> {
+async fn start(args: &Args, settings: &Settings) -> Result<Node, Error> {
     let backend = args.backend;
     let sp1 = sp1_host(backend, args.sp1_mode.as_deref().unwrap_or("mock"))?;
-    let pools = load_pools(args.pools.as_deref())?;
+    let pools = settings.pools.clone();
     // The database first: it locks the folder for this process, so a second
     // node stops here, before it reads or writes anything else.
     let dir = DataDir::open(&args.data_dir, &args.store).await?;
@@ -449,12 +778,10 @@ async fn start(args: &Args) -> Result<Node, Error> {
     let mut builder = Service::builder(prover)
         .store(dir.store().clone())
         .pools(pools)
-        .retry(RetryPolicy {
-            max_retries: u32::try_from(args.max_retries)?,
-            ..RetryPolicy::default()
-        })
-        // Never more unfinished tasks than the runner's window: backpressure.
-        .queue_capacity(config.window);
+        .retry(settings.retry.clone())
+        // Never more unfinished tasks than the runner's window (backpressure),
+        // and room for as many from API clients when serving.
+        .queue_capacity(config.window + if settings.api.is_some() { API_ROOM } else { 0 });
     if let Some(limit) = args.attempt_timeout_secs {
         builder = builder.timeout(backend, limit);
     }
@@ -468,6 +795,10 @@ async fn start(args: &Args) -> Result<Node, Error> {
         workers,
     })
 }
+
+/// Unfinished tasks API clients may add to a serving node's queue (past it
+/// their submits wait).
+const API_ROOM: usize = 10_000;
 
 /// A started host and its program id, or why it could not start.
 type HostResult = Result<(Arc<dyn ZkVmHost>, [u8; 32]), Error>;
