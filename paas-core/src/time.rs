@@ -49,7 +49,13 @@ impl Clock {
 
     /// Now, as a stored timestamp.
     pub(crate) fn now(&self) -> Millis {
-        self.base.saturating_add(millis(self.start.elapsed()))
+        self.at(Instant::now())
+    }
+
+    /// Instant `at` (not before the clock was made), as a stored timestamp.
+    pub(crate) fn at(&self, at: Instant) -> Millis {
+        self.base
+            .saturating_add(millis(at.saturating_duration_since(self.start)))
     }
 
     /// The tokio instant of stored timestamp `at` (now or later for times

@@ -70,6 +70,9 @@ pub(super) struct Actor<P: Prover, S> {
     pub(super) meters: Meters<Bk<P>>,
     /// When the oldest-pending gauges are read again.
     next_gauges: Instant,
+    /// When this turn began: the one clock reading the turn's attempt ends
+    /// are timed and stamped with.
+    pub(super) turn_at: Instant,
     pub(super) returns: Returns<Bk<P>>,
     pub(super) turn: Turn<P>,
     pub(super) draining: Option<Draining<Id<P>>>,
@@ -129,6 +132,7 @@ where
         counts,
         meters: Meters::new(),
         next_gauges: Instant::now(),
+        turn_at: Instant::now(),
         returns,
         turn: Turn::new(),
         draining: None,
@@ -174,17 +178,24 @@ where
         self.commit(true).await?;
         loop {
             let wake = self.next_wake();
-            tokio::select! {
+            let woke = tokio::select! {
                 biased;
-                Some(done) = self.inbox.done.recv() => self.on_done(done),
-                cmd = self.inbox.commands.recv(), if !self.inbox.closed => match cmd {
-                    Some(cmd) => self.on_command(cmd).await?,
-                    None => self.inbox.closed = true,
-                },
-                hint = hint(&mut self.cluster) => self.on_hint(hint).await,
-                () = sleep_until(wake), if wake.is_some() => {}
-            }
+                Some(done) = self.inbox.done.recv() => Woke::Done(done),
+                cmd = self.inbox.commands.recv(), if !self.inbox.closed => Woke::Command(cmd),
+                hint = hint(&mut self.cluster) => Woke::Hint(hint),
+                () = sleep_until(wake), if wake.is_some() => Woke::Timer,
+            };
+            // One clock reading for the turn: what it records is stamped
+            // and timed with it.
+            self.turn_at = Instant::now();
             self.listeners.begin_turn();
+            match woke {
+                Woke::Done(done) => self.on_done(done),
+                Woke::Command(Some(cmd)) => self.on_command(cmd).await?,
+                Woke::Command(None) => self.inbox.closed = true,
+                Woke::Hint(hint) => self.on_hint(hint).await,
+                Woke::Timer => {}
+            }
             for _ in 0..TURN_BATCH {
                 match self.inbox.done.try_recv() {
                     Ok(done) => self.on_done(done),
@@ -252,10 +263,10 @@ where
     /// Every few seconds, how long each backend's oldest pending task has
     /// waited (one indexed store read per backend).
     async fn read_gauges(&mut self) {
-        if Instant::now() < self.next_gauges {
+        if self.turn_at < self.next_gauges {
             return;
         }
-        self.next_gauges = Instant::now() + GAUGE_PERIOD;
+        self.next_gauges = self.turn_at + GAUGE_PERIOD;
         let now = self.clock.now();
         for &backend in Bk::<P>::ALL {
             let oldest = if self.counts.get()[backend].get(Status::Pending) == 0 {
@@ -331,11 +342,14 @@ where
             stop,
             done.ending,
             &self.config.retry,
-            self.clock.now(),
+            self.clock.at(self.turn_at),
         );
         let info = TaskInfo::new(backend, next.status(), next.meta());
-        self.meters
-            .attempt_ended(backend, info.status, started.elapsed());
+        self.meters.attempt_ended(
+            backend,
+            info.status,
+            self.turn_at.saturating_duration_since(started),
+        );
         match info.status {
             Status::Failed | Status::Retrying => warn!(
                 task = %id, backend = backend.name(), attempt, status = %info.status,
@@ -362,6 +376,14 @@ where
         self.turn
             .push(next.into_write(epoch), Effect::Finished(finished));
     }
+}
+
+/// What woke the actor's loop for a turn.
+enum Woke<P: Prover> {
+    Done(Done<P>),
+    Command(Option<Command<P>>),
+    Hint(crate::store::Hint<Id<P>>),
+    Timer,
 }
 
 /// The next hint of a shared store; never for a store one process owns.

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::{
     AfterFailure, Cancelled, Completed, Failed, Failure, FailureKind, Pending, Proving, Retrying,
@@ -67,8 +66,8 @@ pub(super) struct Limits {
 ///
 /// The token fires on a user's cancel, a shutdown and the time limit alike;
 /// then the prover has the cancel grace to return. A proof returned within
-/// it still counts. After it, or at once when `abort` fires, the prove
-/// future is dropped: async work stops there, but blocking work the prover
+/// it still counts. After it (or at once, when a shutdown "now" aborts the
+/// attempt's task) the prove future is dropped: async work stops there, but blocking work the prover
 /// started (`spawn_blocking`, a thread) cannot be stopped and runs on, its
 /// result discarded. Check the token inside such work.
 ///
@@ -79,7 +78,6 @@ pub(super) async fn run<P: Prover>(
     prover: Arc<P>,
     ctx: ProveContext<P::TaskId>,
     limits: Limits,
-    abort: CancellationToken,
 ) -> Ending<P::Output> {
     let token = ctx.token().clone();
     let mut timer = ctx
@@ -117,7 +115,6 @@ pub(super) async fn run<P: Prover>(
             Ending::Error(_) if timed_out => stopped(),
             ending => ending,
         },
-        () = abort.cancelled() => stopped(),
         () = grace => stopped(),
     }
 }

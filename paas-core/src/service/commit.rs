@@ -273,7 +273,8 @@ where
     ) {
         if info.status.is_terminal() {
             self.returns.release(info.backend, 1);
-            let took = (created_at > 0).then(|| self.clock.now().saturating_sub(created_at));
+            let took =
+                (created_at > 0).then(|| self.clock.at(self.turn_at).saturating_sub(created_at));
             self.meters.finished(info.backend, info.status, took);
             if let (Some(waiting), Some(outcome)) = (waiting, outcome) {
                 self.waiters.tell(waiting, outcome);
@@ -309,7 +310,9 @@ where
                 .collect()
         };
         waiting.resize_with(claimed.tasks.len(), || None);
-        let now = self.clock.now();
+        // One clock reading for every start of this claim.
+        let started = tokio::time::Instant::now();
+        let now = self.clock.at(started);
         for (claim, waiting) in claimed.tasks.into_iter().zip(waiting) {
             self.counts.shift(backend, Status::Pending, Status::Proving);
             // A task stored before the store kept times has none (0).
@@ -321,8 +324,14 @@ where
             self.listeners.note(task.id(), || {
                 TaskInfo::new(backend, Status::Proving, task.meta())
             });
-            self.dispatch
-                .spawn(&self.shared.prover, &self.config, backend, claim, waiting);
+            self.dispatch.spawn(
+                &self.shared.prover,
+                &self.config,
+                backend,
+                claim,
+                waiting,
+                started,
+            );
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,6 +44,8 @@ pub(super) struct Running<P: Prover> {
     pub(super) backend: Bk<P>,
     pub(super) weight: u64,
     token: CancellationToken,
+    /// The attempt's task, to drop it at once on a shutdown "now".
+    handle: AbortHandle,
     pub(super) stop: Option<Stop>,
     /// The task's waiters, moved here from [`Waiters`](super::waiters::Waiters)
     /// when the attempt starts.
@@ -66,8 +69,6 @@ pub(super) struct Dispatch<P: Prover> {
     running: FastMap<Id<P>, Running<P>>,
     tracker: TaskTracker,
     done: mpsc::UnboundedSender<Done<P>>,
-    /// Fired to drop every attempt at once, without the cancel grace.
-    abort: CancellationToken,
     /// Slots and weight this turn's attempt ends will free, per backend.
     freed: BackendMap<Bk<P>, (usize, u64)>,
     /// Backends that got new claimable work this turn.
@@ -85,7 +86,6 @@ impl<P: Prover> Dispatch<P> {
             running: FastMap::default(),
             tracker: TaskTracker::new(),
             done,
-            abort: CancellationToken::new(),
             freed: BackendMap::default(),
             fresh: BackendMap::default(),
         }
@@ -150,7 +150,8 @@ impl<P: Prover> Dispatch<P> {
     /// ones; `None` for an end that is not the current attempt's.
     pub(super) fn end(&mut self, done: &Done<P>) -> Option<Running<P>> {
         let Some(run) = self.running.remove(&done.id) else {
-            warn!(task = %done.id, "a proof ended for a task that is not running");
+            // An aborted attempt that had ended already.
+            debug!(task = %done.id, "a proof ended for a task that is not running");
             return None;
         };
         if run.task.epoch() != done.epoch {
@@ -198,7 +199,7 @@ impl<P: Prover> Dispatch<P> {
             .min()
     }
 
-    /// Starts an attempt of a claimed task.
+    /// Starts an attempt of a claimed task, at `started`.
     pub(super) fn spawn(
         &mut self,
         prover: &Arc<P>,
@@ -206,6 +207,7 @@ impl<P: Prover> Dispatch<P> {
         backend: Bk<P>,
         claimed: ClaimedTask<Id<P>>,
         waiting: Option<Waiting>,
+        started: Instant,
     ) {
         let ClaimedTask {
             task,
@@ -234,12 +236,11 @@ impl<P: Prover> Dispatch<P> {
         let span = tracing::info_span!("prove", task = %id, backend = backend.name(), attempt);
         let prover = prover.clone();
         let done = self.done.clone();
-        let abort = self.abort.clone();
         let done_id = id.clone();
-        self.tracker.spawn(
+        let handle = self.tracker.spawn(
             async move {
                 debug!(status = "proving", "attempt started");
-                let ending = attempt::run(prover, ctx, limits, abort).await;
+                let ending = attempt::run(prover, ctx, limits).await;
                 let _ = done.send(Done {
                     id: done_id,
                     epoch,
@@ -248,6 +249,9 @@ impl<P: Prover> Dispatch<P> {
             }
             .instrument(span),
         );
+        // Only the abort handle is kept: dropping it is cheap once the
+        // attempt has ended, unlike dropping its join handle.
+        let handle = handle.abort_handle();
         self.running.insert(
             id,
             Running {
@@ -255,10 +259,11 @@ impl<P: Prover> Dispatch<P> {
                 backend,
                 weight,
                 token,
+                handle,
                 stop: None,
                 waiting,
                 created_at,
-                started: Instant::now(),
+                started,
             },
         );
     }
@@ -318,10 +323,19 @@ impl<P: Prover> Dispatch<P> {
         }
     }
 
-    /// Drops every attempt now, without the cancel grace.
+    /// Drops every attempt now, without the cancel grace: each ends
+    /// abandoned, reported like any end (an attempt that ended just before
+    /// has its own end reported first, and this one is then ignored).
     pub(super) fn abort_all(&mut self) {
         self.stop_all();
-        self.abort.cancel();
+        for (id, run) in &self.running {
+            run.handle.abort();
+            let _ = self.done.send(Done {
+                id: id.clone(),
+                epoch: run.task.epoch(),
+                ending: Ending::Abandoned,
+            });
+        }
     }
 
     /// Cancels every attempt's token (the service is stopping on an error).

@@ -191,9 +191,14 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
         let Some(e) = self.entries.get_mut(slot) else {
             return;
         };
+        // Proving tasks are listed from the (small) proving map instead.
         let bits = &mut self.listed[e.backend];
-        bits[e.status.index()].set(slot, false);
-        bits[task.status().index()].set(slot, true);
+        if e.status != Status::Proving {
+            bits[e.status.index()].set(slot, false);
+        }
+        if task.status() != Status::Proving {
+            bits[task.status().index()].set(slot, true);
+        }
         e.times.updated_at = at;
         // Out of the queue and map of the old state.
         match e.status {
@@ -250,6 +255,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
     /// The `query.limit` tasks matching `query`, walking the listing bits
     /// from the cursor, 64 slots a word.
     fn list(&self, query: ListQuery<B>) -> Page<StoredTask<I, B>> {
+        let proving = query.status.is_none_or(|s| s == Status::Proving);
         let statuses: Vec<usize> = match query.status {
             Some(s) => vec![s.index()],
             None => (0..Status::ALL.len()).collect(),
@@ -310,10 +316,36 @@ impl<I: TaskId, B: Backend, O: ProofOutput> Inner<I, B, O> {
                 }
             }
         }
+        if proving {
+            self.merge_proving(&query, &mut tasks);
+        }
         let next = (tasks.len() == query.limit)
             .then(|| tasks.last().map(|t| t.seq))
             .flatten();
         Page { tasks, next }
+    }
+
+    /// Adds the proving tasks past the cursor to a page found through the
+    /// listing bits, keeping its order and limit.
+    fn merge_proving(&self, query: &ListQuery<B>, tasks: &mut Vec<StoredTask<I, B>>) {
+        let newest = query.order == Order::NewestFirst;
+        let past = |seq: u64| match (query.after, newest) {
+            (None, _) => true,
+            (Some(cursor), true) => seq < cursor,
+            (Some(cursor), false) => seq > cursor,
+        };
+        let found = self.proving.values().filter_map(|&slot| {
+            let e = &self.entries[slot];
+            let seq = slot as u64 + 1;
+            (query.backend.is_none_or(|b| b == e.backend) && past(seq)).then(|| e.stored(slot))
+        });
+        tasks.extend(found);
+        if newest {
+            tasks.sort_unstable_by_key(|t| std::cmp::Reverse(t.seq));
+        } else {
+            tasks.sort_unstable_by_key(|t| t.seq);
+        }
+        tasks.truncate(query.limit);
     }
 
     /// The slot of `id` if its state passes `fence`.
