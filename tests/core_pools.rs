@@ -118,6 +118,55 @@ async fn a_task_heavier_than_its_budget_is_refused_at_submit() {
     assert_eq!(probe.calls(slow(99)), 0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_pools_receiver_shows_running_attempts_and_weight_until_they_end() {
+    let prover = TestProver::new();
+    let gate = Gate::new();
+    for n in 1..=3 {
+        prover.set(slow(n), Behaviour::Gated(gate.clone()));
+    }
+    prover.set(1, Behaviour::Gated(gate.clone()));
+    let handle = start_with(
+        &prover,
+        PoolConfig::new(4),
+        PoolConfig::new(4).with_budget(16).with_weight(6),
+    )
+    .await;
+    let mut pools = handle.pools();
+    let idle = pools.borrow_and_update().clone();
+    assert_eq!(
+        (
+            idle[Lane::Slow].running,
+            idle[Lane::Slow].workers,
+            idle[Lane::Slow].idle()
+        ),
+        (0, 4, 4)
+    );
+    assert_eq!(
+        (idle[Lane::Slow].weight, idle[Lane::Slow].budget),
+        (0, Some(16))
+    );
+    assert_eq!(idle[Lane::Fast].budget, None);
+
+    let ids = vec![slow(1), slow(2), slow(3), 1];
+    handle.submit_many(ids.clone()).await.expect("accepted");
+    // Two slow proofs of weight 6 fit the budget of 16; the third waits.
+    let busy = within(pools.wait_for(|p| p[Lane::Slow].running == 2 && p[Lane::Fast].running == 1))
+        .await
+        .expect("published");
+    assert_eq!((busy[Lane::Slow].weight, busy[Lane::Slow].idle()), (12, 2));
+    assert_eq!((busy[Lane::Fast].weight, busy[Lane::Fast].idle()), (1, 3));
+    drop(busy);
+
+    gate.open();
+    let outcomes = within(handle.wait_all(ids.clone())).await.expect("waited");
+    assert_all_completed(&ids, &outcomes);
+    // Published before the waiters heard: nothing runs once they returned.
+    let done = pools.borrow().clone();
+    assert_eq!((done[Lane::Slow].running, done[Lane::Slow].weight), (0, 0));
+    assert_eq!((done[Lane::Fast].running, done[Lane::Fast].weight), (0, 0));
+}
+
 // ---- 10. no starvation -------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]

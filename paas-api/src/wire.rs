@@ -5,7 +5,8 @@
 //! Backends, statuses and failure kinds travel by their stable names
 //! ([`Backend::name`], [`Status::as_str`], [`FailureKind::as_str`]).
 
-use paas_core::service::{CancelOutcome, Submitted, TaskDetail, TaskRow};
+use paas_core::backend::BackendMap;
+use paas_core::service::{CancelOutcome, PoolUse, Submitted, TaskDetail, TaskRow};
 use paas_core::store::{FailedAttempt, ListQuery, Order, StatusCounts, Times};
 use paas_core::{Backend, Failure, FailureKind, Status, TaskId, TaskInfo};
 use serde::{Deserialize, Serialize};
@@ -531,8 +532,37 @@ pub struct BackendSummary<B> {
     #[serde(with = "names::backend")]
     #[cfg_attr(feature = "server", schema(value_type = schema::BackendSchema))]
     pub backend: B,
-    /// Its tasks by status (`proving` is also its busy workers).
+    /// Its tasks by status (with a shared store, every node's).
     pub counts: StatusCountsView,
+    /// This node's pool for the backend.
+    pub pool: PoolView,
+}
+
+/// One backend's pool on the node: `running` of `workers` busy, and the
+/// weight in use against the budget if admission is by weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PoolView {
+    /// Attempts running now.
+    pub running: u64,
+    /// Attempts that may run at once.
+    pub workers: u64,
+    /// The weight of the running attempts.
+    pub weight: u64,
+    /// The weight budget; absent when the pool admits by workers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u64>,
+}
+
+impl From<&PoolUse> for PoolView {
+    fn from(p: &PoolUse) -> Self {
+        Self {
+            running: p.running as u64,
+            workers: p.workers as u64,
+            weight: p.weight,
+            budget: p.budget,
+        }
+    }
 }
 
 /// Task counts per backend and status: `GET /v1/summary`, `getReport`.
@@ -549,13 +579,15 @@ pub struct SummaryView<B> {
 }
 
 impl<B: Backend> SummaryView<B> {
-    /// The view of a handle's summary.
-    pub fn new(summary: &paas_core::Summary<B>) -> Self {
+    /// The view of a handle's [`summary`](paas_core::ProverHandle::summary)
+    /// and [`pools`](paas_core::ProverHandle::pools).
+    pub fn new(summary: &paas_core::Summary<B>, pools: &BackendMap<B, PoolUse>) -> Self {
         let backends: Vec<_> = summary
             .iter()
             .map(|(backend, counts)| BackendSummary {
                 backend,
                 counts: counts.into(),
+                pool: (&pools[backend]).into(),
             })
             .collect();
         let mut total = StatusCountsView::default();

@@ -201,6 +201,13 @@ async fn the_page_follows_tasks_live_and_acts_on_them() {
         v == "pending"
     })
     .await;
+    until(
+        &browser,
+        "the slow pool busy",
+        "return document.querySelector('#counts tr[data-backend=slow] td[data-pool=workers]')?.textContent;",
+        |v| v == "1 / 1",
+    )
+    .await;
     node.demo.release();
     until(&browser, "the task done", &status_of(&queued), |v| {
         v == "completed"
@@ -249,6 +256,13 @@ async fn the_page_follows_tasks_live_and_acts_on_them() {
     )
     .await;
     until(&browser, "the slow line", "return document.querySelector('#counts tr[data-backend=slow] td[data-status=completed]')?.textContent;", |v| v == "2").await;
+    until(
+        &browser,
+        "the slow pool idle",
+        "return document.querySelector('#counts tr[data-backend=slow] td[data-pool=workers]')?.textContent;",
+        |v| v == "0 / 1",
+    )
+    .await;
     until(
         &browser,
         "nothing running",

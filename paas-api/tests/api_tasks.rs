@@ -476,4 +476,23 @@ async fn the_summary_counts_per_backend_and_status() {
     assert_eq!(summary["total"]["completed"], 2);
     assert_eq!(summary["total"]["failed"], 1);
     assert_eq!(summary["total"]["pending"], 0);
+    assert_eq!(
+        summary["backends"][0]["pool"],
+        json!({"running": 0, "workers": 4, "weight": 0})
+    );
+
+    // A held proof shows in its backend's pool, and only there.
+    let held = Job::new(4, Script::Hold).on(Engine::Slow);
+    node.handle.submit(held.clone()).await.expect("submitted");
+    until_status(&node.handle, &held, Status::Proving).await;
+    let (_, summary) = get(&node.url("/v1/summary")).await;
+    assert_eq!(
+        summary["backends"][1]["pool"],
+        json!({"running": 1, "workers": 1, "weight": 1})
+    );
+    assert_eq!(summary["backends"][0]["pool"]["running"], 0);
+    node.demo.release();
+    node.handle.wait(held).await.expect("finished");
+    let (_, summary) = get(&node.url("/v1/summary")).await;
+    assert_eq!(summary["backends"][1]["pool"]["running"], 0);
 }

@@ -38,9 +38,9 @@ pub use prover::{ProofOutput, ProveContext, ProveError, ProveErrorKind, Prover};
 
 pub use retry::{RetryDecision, RetryPolicy};
 pub use service::{
-    CancelOutcome, EventStream, ExecuteError, ProverHandle, Readiness, RetryOutcome, Service,
-    ServiceBuilder, ServiceError, ShutdownReport, StartError, Submission, Submitted, Summary,
-    TaskDetail, TaskEvent, TaskInfo, TaskOutcome, TaskRow, TaskWatch, Update,
+    CancelOutcome, EventStream, ExecuteError, PoolUse, ProverHandle, Readiness, RetryOutcome,
+    Service, ServiceBuilder, ServiceError, ShutdownReport, StartError, Submission, Submitted,
+    Summary, TaskDetail, TaskEvent, TaskInfo, TaskOutcome, TaskRow, TaskWatch, Update,
 };
 pub use task_id::{RouteTo, TaskId};
 

@@ -133,16 +133,21 @@ function renderCounts(summary) {
   const table = $("counts");
   const head = el("tr", {}, el("th", {}, "backend"),
     ...STATUSES.map((s) => el("th", { class: "n status-head " + s }, el("span", {}, s))),
-    el("th", { class: "n" }, "total"));
+    el("th", { class: "n" }, "total"), el("th", { class: "n" }, "workers busy"), el("th", { class: "n" }, "weight used"));
   table.tHead.replaceChildren(head);
+  const pool = (p) => [
+    el("td", { class: "n", "data-pool": "workers" }, p.running + " / " + p.workers),
+    el("td", { class: "n", "data-pool": "weight" }, p.budget === undefined ? "–" : p.weight + " / " + p.budget)];
   const cells = (counts) => {
     const total = STATUSES.reduce((sum, s) => sum + counts[s], 0);
     return [...STATUSES.map((s) => el("td", { class: "n" + (counts[s] ? "" : " zero"), "data-status": s }, counts[s])),
       el("td", { class: "n" }, total)];
   };
   table.tBodies[0].replaceChildren(...summary.backends.map((line) =>
-    el("tr", { "data-backend": line.backend }, el("td", {}, line.backend), ...cells(line.counts))));
-  table.tFoot.replaceChildren(el("tr", { "data-backend": "all" }, el("td", {}, "all"), ...cells(summary.total)));
+    el("tr", { "data-backend": line.backend }, el("td", {}, line.backend), ...cells(line.counts), ...pool(line.pool))));
+  const sum = (key) => summary.backends.reduce((n, line) => n + line.pool[key], 0);
+  table.tFoot.replaceChildren(el("tr", { "data-backend": "all" }, el("td", {}, "all"), ...cells(summary.total),
+    el("td", { class: "n" }, sum("running") + " / " + sum("workers")), el("td", {})));
 }
 
 async function loadRunning() {

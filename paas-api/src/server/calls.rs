@@ -130,9 +130,9 @@ pub(crate) async fn retry<P: ApiProver>(
     }
 }
 
-/// The counts per backend and status.
+/// The counts per backend and status, and this node's pools.
 pub(crate) fn summary<P: ApiProver>(api: &ApiState<P>) -> SummaryView<Bk<P>> {
-    SummaryView::new(&api.handle.summary().borrow())
+    SummaryView::new(&api.handle.summary().borrow(), &api.handle.pools().borrow())
 }
 
 fn unknown<I: std::fmt::Display>(id: &I) -> ErrorBody {

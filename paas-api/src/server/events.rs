@@ -15,7 +15,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use paas_core::{EventStream, Summary, Update};
+use paas_core::backend::BackendMap;
+use paas_core::{EventStream, PoolUse, Summary, Update};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -62,10 +63,12 @@ pub(crate) async fn stream<P: ApiProver>(
     // Listen first, then read the counts: no change falls between them.
     let events = api.handle.events().await?;
     let summary = api.handle.summary();
+    let pools = api.handle.pools();
     let first = json_event(kind::SUMMARY, &calls::summary(&api));
     let state = Feed::<P> {
         events,
         summary,
+        pools,
         summary_due: None,
         last_summary: Instant::now(),
         summary_open: true,
@@ -82,6 +85,8 @@ pub(crate) async fn stream<P: ApiProver>(
 struct Feed<P: ApiProver> {
     events: EventStream<Id<P>, Bk<P>>,
     summary: watch::Receiver<Summary<Bk<P>>>,
+    /// The pools' use, sent with the counts (it moves when they do).
+    pools: watch::Receiver<BackendMap<Bk<P>, PoolUse>>,
     /// When the next `summary` event is due, once the counts changed.
     summary_due: Option<Instant>,
     last_summary: Instant,
@@ -134,7 +139,7 @@ impl<P: ApiProver> Feed<P> {
     fn current_summary(&mut self) -> SummaryView<Bk<P>> {
         self.summary_due = None;
         self.last_summary = Instant::now();
-        SummaryView::new(&self.summary.borrow_and_update())
+        SummaryView::new(&self.summary.borrow_and_update(), &self.pools.borrow())
     }
 }
 

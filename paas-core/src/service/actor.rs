@@ -37,7 +37,7 @@ use super::meters::{self, Meters, StoreOp};
 use super::shutdown::Draining;
 use super::types::TaskInfo;
 use super::waiters::Waiters;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::Status;
 use crate::prover::{Prover, panic_message};
 use crate::store::{ListQuery, StoreError, TaskStore};
@@ -106,14 +106,16 @@ where
     let (admission, returns) = Admission::new(config.queue_capacity, config.overflow, &stored);
     let (done_tx, done) = mpsc::unbounded_channel();
     let dispatch = Dispatch::new(&stored, done_tx);
-    let (counts, summary) = Counts::new(stored);
+    let pools = BackendMap::from_fn(|b| dispatch.pool_use(b, &config));
+    let (counts, receivers) = Counts::new(stored, pools);
     let shared = Arc::new(Shared {
         prover: Arc::new(prover),
         pools: config.pools.clone(),
         admission,
         accepting: true.into(),
         crash: std::sync::OnceLock::new(),
-        summary,
+        summary: receivers.summary,
+        pool_use: receivers.pools,
     });
     let (tx, commands) = mpsc::channel(config.command_capacity);
     let actor = Actor {

@@ -146,8 +146,8 @@ where
 
     /// Tells everyone what the recorded turn did, summary first.
     pub(super) fn tell(&mut self) {
-        self.counts.publish();
         let (dispatch, config) = (&self.dispatch, &self.config);
+        self.counts.publish(|b| dispatch.pool_use(b, config));
         self.meters
             .turn(self.counts.get(), |b| dispatch.pool_use(b, config));
         self.listeners.publish();

@@ -18,7 +18,7 @@ use tracing::{Instrument, debug, warn};
 use super::attempt::{self, Ending, Limits, Stop};
 use super::builder::ServiceConfig;
 use super::command::{Bk, Id, Out};
-use super::types::Summary;
+use super::types::{PoolUse, Summary};
 use super::waiters::Waiting;
 use crate::FastMap;
 use crate::backend::{Backend, BackendMap};
@@ -268,14 +268,16 @@ impl<P: Prover> Dispatch<P> {
         );
     }
 
-    /// `backend`'s pool now: attempts running, its workers, weight in use.
-    pub(super) fn pool_use(
-        &self,
-        backend: Bk<P>,
-        config: &ServiceConfig<Bk<P>>,
-    ) -> (usize, usize, u64) {
+    /// `backend`'s pool now.
+    pub(super) fn pool_use(&self, backend: Bk<P>, config: &ServiceConfig<Bk<P>>) -> PoolUse {
         let pool = &self.pools[backend];
-        (pool.running, config.pools[backend].workers, pool.weight)
+        let limits = &config.pools[backend];
+        PoolUse {
+            running: pool.running,
+            workers: limits.workers,
+            weight: pool.weight,
+            budget: limits.budget,
+        }
     }
 
     /// Asks the attempt of `id` to stop for `why` (a user's cancel stands

@@ -10,8 +10,8 @@ use super::admission::{Admission, Room};
 use super::command::{Bk, Command, Id, NewTask, Out, Query, Reply};
 use super::events::{EventStream, TaskWatch};
 use super::types::{
-    CancelOutcome, Readiness, RetryOutcome, ShutdownReport, Submission, Submitted, Summary,
-    TaskDetail, TaskInfo, TaskOutcome, TaskRow,
+    CancelOutcome, PoolUse, Readiness, RetryOutcome, ShutdownReport, Submission, Submitted,
+    Summary, TaskDetail, TaskInfo, TaskOutcome, TaskRow,
 };
 use super::{ExecuteError, ServiceError};
 use crate::backend::{Backend, BackendMap, PoolConfig};
@@ -31,6 +31,7 @@ pub(super) struct Shared<P: Prover> {
     pub(super) accepting: AtomicBool,
     pub(super) crash: OnceLock<String>,
     pub(super) summary: watch::Receiver<Summary<Bk<P>>>,
+    pub(super) pool_use: watch::Receiver<BackendMap<Bk<P>, PoolUse>>,
 }
 
 impl<P: Prover> Shared<P> {
@@ -458,6 +459,37 @@ impl<P: Prover> ProverHandle<P> {
     /// summary counts that task as finished.
     pub fn summary(&self) -> watch::Receiver<Summary<Bk<P>>> {
         self.shared.summary.clone()
+    }
+
+    /// Each backend's pool in this service: attempts running, workers,
+    /// weight in use and budget, updated as attempts start and end (no call
+    /// to the service), published with the [`summary`](Self::summary). With
+    /// a shared store these are this node's workers, while the summary counts
+    /// every node's tasks.
+    ///
+    /// ```
+    /// # use paas_core::{Backend, ProveContext, ProveError, Prover, RouteTo, Service};
+    /// # #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Backend)]
+    /// # enum Engine { #[paas(workers = 4)] Native }
+    /// # impl RouteTo<Engine> for u64 { fn route(&self) -> Engine { Engine::Native } }
+    /// # struct Echo;
+    /// # impl Prover for Echo {
+    /// #     type TaskId = u64; type Backend = Engine; type Output = Vec<u8>;
+    /// #     async fn prove(&self, ctx: ProveContext<u64>) -> Result<Vec<u8>, ProveError> {
+    /// #         Ok(ctx.id().to_be_bytes().to_vec())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let handle = Service::builder(Echo).start().await?;
+    /// handle.execute(7).await?;
+    /// let pool = handle.pools().borrow()[Engine::Native];
+    /// assert_eq!((pool.running, pool.workers, pool.idle()), (0, 4, 4));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn pools(&self) -> watch::Receiver<BackendMap<Bk<P>, PoolUse>> {
+        self.shared.pool_use.clone()
     }
 
     /// Cancels a task: at once if it is queued or waiting to retry; through

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
-use super::types::Summary;
+use super::types::{PoolUse, Summary};
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::Status;
 use crate::time::Millis;
@@ -143,15 +143,15 @@ impl<B: Backend> Meters<B> {
     }
 
     /// The counts and pool use after a turn.
-    pub(super) fn turn(&self, counts: &Summary<B>, use_of: impl Fn(B) -> (usize, usize, u64)) {
+    pub(super) fn turn(&self, counts: &Summary<B>, use_of: impl Fn(B) -> PoolUse) {
         for &backend in B::ALL {
             for status in Status::ALL {
                 self.tasks[backend][status.index()].set(counts[backend].get(status) as f64);
             }
-            let (busy, workers, weight) = use_of(backend);
-            self.busy[backend].set(busy as f64);
-            self.idle[backend].set(workers.saturating_sub(busy) as f64);
-            self.weight[backend].set(weight as f64);
+            let pool = use_of(backend);
+            self.busy[backend].set(pool.running as f64);
+            self.idle[backend].set(pool.idle() as f64);
+            self.weight[backend].set(pool.weight as f64);
         }
     }
 

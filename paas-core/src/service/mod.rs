@@ -82,6 +82,6 @@ pub use error::{ExecuteError, ServiceError, StartError};
 pub use events::{EventStream, TaskEvent, TaskWatch, Update};
 pub use handle::ProverHandle;
 pub use types::{
-    CancelOutcome, Readiness, RetryOutcome, ShutdownReport, Submission, Submitted, Summary,
-    TaskDetail, TaskInfo, TaskOutcome, TaskRow,
+    CancelOutcome, PoolUse, Readiness, RetryOutcome, ShutdownReport, Submission, Submitted,
+    Summary, TaskDetail, TaskInfo, TaskOutcome, TaskRow,
 };

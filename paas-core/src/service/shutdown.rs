@@ -98,7 +98,8 @@ where
             && let Ok(counts) = self.store.counts().await
         {
             self.counts.replace(counts);
-            self.counts.publish();
+            let (dispatch, config) = (&self.dispatch, &self.config);
+            self.counts.publish(|b| dispatch.pool_use(b, config));
         }
         let retrying = d
             .finished

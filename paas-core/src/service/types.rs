@@ -214,6 +214,29 @@ pub enum RetryOutcome {
 /// Task counts by backend and status, kept up to date as tasks move.
 pub type Summary<B> = BackendMap<B, StatusCounts>;
 
+/// One backend's pool in this service, now (see
+/// [`ProverHandle::pools`](crate::ProverHandle::pools)). With a shared store
+/// these are this node's own workers; the [`Summary`] counts the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PoolUse {
+    /// Attempts running now.
+    pub running: usize,
+    /// Attempts that may run at once (the pool's workers).
+    pub workers: usize,
+    /// The weight of the running attempts.
+    pub weight: u64,
+    /// The pool's weight budget, if admission is by weight.
+    pub budget: Option<u64>,
+}
+
+impl PoolUse {
+    /// Workers with no attempt.
+    pub fn idle(&self) -> usize {
+        self.workers.saturating_sub(self.running)
+    }
+}
+
 /// What a graceful shutdown finished and what it did not. The three groups
 /// are disjoint: every task running when the shutdown began is in
 /// `finished` or in `interrupted`, and `queued` counts the others still
