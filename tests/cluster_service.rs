@@ -1,8 +1,8 @@
 //! Services of several nodes on one PostgreSQL schema: a waiter on one node
 //! hears of a task proved on another, a submit elsewhere wakes an idle node
 //! at once (NOTIFY, not the poll), tasks still start after the listener's
-//! connection is killed, a node that lost a lease stops that attempt, and
-//! the summary counts the whole cluster.
+//! connection is killed, a node that lost a lease stops that attempt, the
+//! summary counts the whole cluster, and every node lists the others.
 
 use std::time::{Duration, Instant};
 
@@ -202,4 +202,35 @@ async fn every_nodes_summary_counts_the_cluster() {
     )
     .await
     .expect("B's summary sees A's tasks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_lists_the_cluster_and_a_stopped_node_falls_silent() {
+    let schema = PgSchema::new();
+    let a = node(&schema, "a", &TestProver::new(), Duration::from_millis(200)).await;
+    let b = node(&schema, "b", &TestProver::new(), Duration::from_millis(200)).await;
+    let nodes = b.nodes().await.expect("nodes");
+    let mut names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["a", "b"]);
+    for n in &nodes {
+        assert_eq!(n.pid, std::process::id());
+        assert_eq!(n.backends, ["fast", "slow"]);
+        assert!(n.silent_for < 3_000, "alive within its lease: {n:?}");
+    }
+
+    b.shutdown(Duration::from_secs(5)).await.expect("b stops");
+    // A keeps beating every lease / 3 (1 s); B is past its 3 s lease.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let nodes = a.nodes().await.expect("nodes");
+    let silent = |name: &str| {
+        nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.silent_for)
+            .expect("listed")
+    };
+    assert!(silent("a") < 3_000, "a is alive: {nodes:?}");
+    assert!(silent("b") > 3_000, "b has stopped: {nodes:?}");
+    assert_eq!(nodes[0].name, "a", "most recently heard from first");
 }

@@ -1224,6 +1224,24 @@ async fn a_watch_sees_a_retry_become_pending_while_the_pool_is_busy() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_service_of_one_process_lists_itself_as_its_one_node() {
+    let handle = start(&TestProver::new(), 1).await;
+    tokio::time::advance(5 * SEC).await;
+    let nodes = within(handle.nodes()).await.expect("nodes");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    let node = &nodes[0];
+    assert_eq!(node.pid, std::process::id());
+    assert_eq!(node.name, format!("{}-{}", node.host, node.pid));
+    assert_eq!(node.backends, ["fast", "slow"]);
+    assert_eq!(node.silent_for, 0, "this node is alive now");
+    assert_eq!(
+        node.heartbeat_at - node.started_at,
+        5_000,
+        "heard from now, started when the service did"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_summary_counts_tasks_by_backend_and_status() {
     let prover = TestProver::new();
     let probe = prover.probe();

@@ -141,6 +141,28 @@ pub async fn list(client: &NodeClient, params: &ListParams) -> Result<(), Client
     Ok(())
 }
 
+/// Prints the nodes sharing the node's store, most recently heard from
+/// first, each with how long it has been silent.
+///
+/// # Errors
+///
+/// The node could not answer, or its store could not be read.
+pub async fn nodes(client: &NodeClient) -> Result<(), ClientError> {
+    let view = client.nodes().await?;
+    for n in &view.nodes {
+        println!(
+            "{:<24} host {:<16} pid {:<7} {:<12} started {}  heard {:.1} s ago",
+            n.name,
+            n.host,
+            n.pid,
+            n.backends.join(","),
+            when(n.started_at_ms),
+            n.silent_for_ms as f64 / 1000.0
+        );
+    }
+    Ok(())
+}
+
 fn line(task: &TaskView<Id, ZkVmBackend>) -> String {
     let mut out = format!(
         "checkpoint {:>6} on {:<6} {:<9} attempts {} priority {}",

@@ -620,6 +620,12 @@ fn serve_answers_the_client_subcommands() {
         (code, out.trim()),
         (Some(0), "checkpoint 6: already finished, completed")
     );
+    let (code, out) = client(&url, Some(token), &["nodes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("pid {:<7} native", node.child.id())),
+        "the node itself, on its SQLite file: {out}"
+    );
     let (code, out) = client(&url, Some(token), &["status", "99"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("never submitted"), "{out}");

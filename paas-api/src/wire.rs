@@ -7,7 +7,7 @@
 
 use paas_core::backend::BackendMap;
 use paas_core::service::{CancelOutcome, PoolUse, Submitted, TaskDetail, TaskRow};
-use paas_core::store::{FailedAttempt, ListQuery, Order, StatusCounts, Times};
+use paas_core::store::{FailedAttempt, ListQuery, NodeInfo, Order, StatusCounts, Times};
 use paas_core::{Backend, Failure, FailureKind, Status, TaskId, TaskInfo};
 use serde::{Deserialize, Serialize};
 
@@ -605,6 +605,50 @@ impl<B: Backend> SummaryView<B> {
         }
         out
     }
+}
+
+/// A node sharing the store, as `GET /v1/nodes` and `getNodes` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct NodeView {
+    /// Its name (unique among live nodes).
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id there.
+    pub pid: u32,
+    /// When it started, ms since the Unix epoch.
+    pub started_at_ms: u64,
+    /// When it was last heard from (its heartbeat), ms since the Unix epoch.
+    pub heartbeat_at_ms: u64,
+    /// How long ago that was, in ms: a node silent for longer than its
+    /// lease has stopped, and its attempts are rescued by the others.
+    pub silent_for_ms: u64,
+    /// The backends it proves.
+    pub backends: Vec<String>,
+}
+
+impl From<NodeInfo> for NodeView {
+    fn from(n: NodeInfo) -> Self {
+        Self {
+            name: n.name,
+            host: n.host,
+            pid: n.pid,
+            started_at_ms: n.started_at,
+            heartbeat_at_ms: n.heartbeat_at,
+            silent_for_ms: n.silent_for,
+            backends: n.backends,
+        }
+    }
+}
+
+/// The nodes sharing the store, most recently heard from first (with a
+/// store of one process, the node alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct NodesView {
+    /// The nodes.
+    pub nodes: Vec<NodeView>,
 }
 
 /// What a cancel did.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use support::{Node, get};
 
 /// Every route the router serves, with its method.
-const ROUTES: [(&str, &str); 16] = [
+const ROUTES: [(&str, &str); 17] = [
     ("post", "/v1/tasks"),
     ("get", "/v1/tasks"),
     ("get", "/v1/tasks/{key}"),
@@ -18,6 +18,7 @@ const ROUTES: [(&str, &str); 16] = [
     ("post", "/v1/tasks/{key}/cancel"),
     ("post", "/v1/tasks/{key}/retry"),
     ("get", "/v1/summary"),
+    ("get", "/v1/nodes"),
     ("get", "/v1/events"),
     ("post", "/rpc"),
     ("get", "/livez"),

@@ -164,6 +164,16 @@ async fn the_page_follows_tasks_live_and_acts_on_them() {
     )
     .await;
 
+    // The node itself, the one node of its embedded store.
+    let pid = until(
+        &browser,
+        "the node",
+        "return document.querySelector('#nodes tbody tr td.n')?.textContent;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert_eq!(pid, std::process::id().to_string());
+
     // Cancel a running task from the page.
     let held = Job::new(3, Script::Hold);
     node.handle.submit(held.clone()).await.expect("submitted");

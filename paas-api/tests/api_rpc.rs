@@ -50,6 +50,17 @@ async fn every_method_works() {
 
     let report = call(&node, "getReport", Value::Null).await;
     assert_eq!(report["result"]["total"]["completed"], 1, "{report}");
+    assert_eq!(
+        report["result"]["backends"][0]["pool"]["workers"], 4,
+        "{report}"
+    );
+
+    let nodes = call(&node, "getNodes", Value::Null).await;
+    assert_eq!(
+        nodes["result"]["nodes"][0]["pid"],
+        std::process::id(),
+        "{nodes}"
+    );
 
     let many = call(
         &node,

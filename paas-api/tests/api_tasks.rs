@@ -455,6 +455,26 @@ async fn listing_pages_newest_first_with_filters() {
 }
 
 #[tokio::test]
+async fn the_nodes_are_this_node_alone_on_an_embedded_store() {
+    let node = Node::start().await;
+    let (status, view) = get(&node.url("/v1/nodes")).await;
+    assert_eq!(status, 200, "{view}");
+    let nodes = view["nodes"].as_array().expect("a list");
+    assert_eq!(nodes.len(), 1, "{view}");
+    assert_eq!(nodes[0]["pid"], std::process::id());
+    assert_eq!(nodes[0]["backends"], json!(["fast", "slow"]));
+    assert_eq!(nodes[0]["silent_for_ms"], 0);
+    assert!(nodes[0]["started_at_ms"].as_u64() <= nodes[0]["heartbeat_at_ms"].as_u64());
+
+    node.handle
+        .shutdown(Duration::from_secs(1))
+        .await
+        .expect("stops");
+    let (status, body) = get(&node.url("/v1/nodes")).await;
+    assert_eq!((status, &body["code"]), (503, &json!("stopped")), "{body}");
+}
+
+#[tokio::test]
 async fn the_summary_counts_per_backend_and_status() {
     let node = Node::start().await;
     let done = [

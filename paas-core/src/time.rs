@@ -47,6 +47,11 @@ impl Clock {
         }
     }
 
+    /// When the clock was made, as a stored timestamp.
+    pub(crate) fn started(&self) -> Millis {
+        self.base
+    }
+
     /// Now, as a stored timestamp.
     pub(crate) fn now(&self) -> Millis {
         self.at(Instant::now())

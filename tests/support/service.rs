@@ -140,6 +140,10 @@ pub async fn assert_stopped(handle: &Handle, expected: ServiceError) {
     );
     assert_eq!(within(handle.cancel(1)).await, Err(expected.clone()));
     assert_eq!(within(handle.retry(1)).await, Err(expected.clone()));
+    assert_eq!(
+        within(handle.nodes()).await.map(|_| ()),
+        Err(expected.clone())
+    );
     assert_eq!(within(handle.shutdown(SEC)).await, Err(expected.clone()));
     assert_eq!(within(handle.clone().status(1)).await, Err(expected));
 }

@@ -158,6 +158,14 @@ enum Command {
         #[arg(long)]
         oldest: bool,
     },
+    /// List the nodes sharing the node's store (on PostgreSQL, the whole
+    /// cluster), with how long each has been silent: longer than its lease
+    /// (30 s by default) means it has stopped.
+    #[command(after_help = CLIENT_HELP)]
+    Nodes {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
 }
 
 /// Where the node is.
@@ -601,6 +609,10 @@ async fn client(command: Command) -> Result<ExitCode, Error> {
                 limit: Some(limit),
             };
             node_client::list(&connect(&node)?, &params).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Nodes { node } => {
+            node_client::nodes(&connect(&node)?).await?;
             ExitCode::SUCCESS
         }
         Command::Serve { .. } => {

@@ -40,8 +40,8 @@ use serde::de::DeserializeOwned;
 
 use crate::proving::Events;
 use crate::wire::{
-    CancelResponse, EventView, ListParams, ResyncView, RetryResponse, SubmitBatch, SubmitResponse,
-    SubmitTask, SummaryView, TaskPage, TaskView,
+    CancelResponse, EventView, ListParams, NodesView, ResyncView, RetryResponse, SubmitBatch,
+    SubmitResponse, SubmitTask, SummaryView, TaskPage, TaskView,
 };
 use crate::{ApiTaskId, CLIENT_HEADER, ErrorBody, ErrorCode, ProvingApi, key_hex};
 
@@ -277,6 +277,15 @@ impl<I: ApiTaskId, B: Backend, O: ProofOutput> Client<I, B, O> {
     /// The node could not answer.
     pub async fn summary_view(&self) -> Result<SummaryView<B>, ClientError> {
         Self::json(self.request(Method::GET, "/v1/summary")).await
+    }
+
+    /// The nodes sharing the node's store, most recently heard from first.
+    ///
+    /// # Errors
+    ///
+    /// The node could not answer, or its store could not be read.
+    pub async fn nodes(&self) -> Result<NodesView, ClientError> {
+        Self::json(self.request(Method::GET, "/v1/nodes")).await
     }
 
     /// The stream of `GET /v1/events`, every event as the node sent it. It

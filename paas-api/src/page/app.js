@@ -190,6 +190,18 @@ async function loadRecent() {
   renderRecent();
 }
 
+async function loadNodes() {
+  const view = await api("/v1/nodes");
+  $("nodes-count").textContent = view.nodes.length > 1 ? "(" + view.nodes.length + ")" : "";
+  fill($("nodes"), view.nodes.map((n) => el("tr", { "data-node": n.name },
+    el("td", {}, n.name),
+    el("td", {}, n.host),
+    el("td", { class: "n" }, n.pid),
+    el("td", {}, n.backends.join(", ")),
+    el("td", { "data-since": n.started_at_ms }, ago(n.started_at_ms)),
+    el("td", { "data-field": "heard" }, (n.silent_for_ms / 1000).toFixed(1) + " s ago"))), "nodes-empty");
+}
+
 async function loadSummary() {
   renderCounts(await api("/v1/summary"));
 }
@@ -246,7 +258,7 @@ function scheduleRefresh() {
 }
 
 async function loadAll() {
-  await Promise.all([loadSummary(), loadRecent(), loadRunning(), loadFailures(), loadDetail()]);
+  await Promise.all([loadSummary(), loadNodes(), loadRecent(), loadRunning(), loadFailures(), loadDetail()]);
 }
 
 // ---- live ----
@@ -390,4 +402,6 @@ async function start() {
 }
 
 setInterval(tickAges, 1000);
+// Nodes change on their own heartbeats, not through the event stream.
+setInterval(() => loadNodes().catch((e) => { if (e.status !== 401) say(e.message, true); }), 5000);
 start();

@@ -7,8 +7,8 @@ use paas_core::{ProofOutput, RetryOutcome, Status};
 use super::extract::parse_id;
 use super::{ApiProver, ApiState};
 use crate::wire::{
-    CancelResponse, ListParams, RetryResponse, SubmitResponse, SubmitResult, SubmitTask,
-    SummaryView, TaskPage, TaskView,
+    CancelResponse, ListParams, NodeView, NodesView, RetryResponse, SubmitResponse, SubmitResult,
+    SubmitTask, SummaryView, TaskPage, TaskView,
 };
 use crate::{ErrorBody, ErrorCode};
 
@@ -133,6 +133,14 @@ pub(crate) async fn retry<P: ApiProver>(
 /// The counts per backend and status, and this node's pools.
 pub(crate) fn summary<P: ApiProver>(api: &ApiState<P>) -> SummaryView<Bk<P>> {
     SummaryView::new(&api.handle.summary().borrow(), &api.handle.pools().borrow())
+}
+
+/// The nodes sharing the store.
+pub(crate) async fn nodes<P: ApiProver>(api: &ApiState<P>) -> Result<NodesView, ErrorBody> {
+    let nodes = api.handle.nodes().await?;
+    Ok(NodesView {
+        nodes: nodes.into_iter().map(NodeView::from).collect(),
+    })
 }
 
 fn unknown<I: std::fmt::Display>(id: &I) -> ErrorBody {

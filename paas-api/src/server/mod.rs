@@ -8,9 +8,10 @@
 //! | `GET /v1/tasks/{key}` | a task's state, times and every failed attempt |
 //! | `GET /v1/tasks/{key}/proof` | a completed task's proof, as bytes |
 //! | `POST /v1/tasks/{key}/cancel`, `/retry` | cancel; run a failed or cancelled task again |
-//! | `GET /v1/summary` | counts per backend and status |
+//! | `GET /v1/summary` | counts per backend and status, and the pools |
+//! | `GET /v1/nodes` | the nodes sharing the store, and when each was last heard from |
 //! | `GET /v1/events` | server-sent events of every change, in order |
-//! | `POST /rpc` | JSON-RPC 2.0: `prove`, `getTaskStatus`, `getProof`, `getReport`, `cancel`, `retry`, `listTasks` |
+//! | `POST /rpc` | JSON-RPC 2.0: `prove`, `getTaskStatus`, `getProof`, `getReport`, `getNodes`, `cancel`, `retry`, `listTasks` |
 //! | `GET /openapi.json` | the OpenAPI 3 document, generated from the code |
 //! | `GET /metrics` | Prometheus metrics (with [`ApiBuilder::metrics`]) |
 //! | `GET /livez`, `/readyz` | health |
@@ -237,6 +238,7 @@ impl<P: ApiProver> ApiBuilder<P> {
             .route("/v1/tasks/{key}/cancel", post(tasks::cancel::<P>))
             .route("/v1/tasks/{key}/retry", post(tasks::retry::<P>))
             .route("/v1/summary", get(tasks::summary::<P>))
+            .route("/v1/nodes", get(tasks::nodes::<P>))
             .route("/v1/events", get(events::stream::<P>))
             .route("/rpc", post(rpc::endpoint::<P>))
             .with_state(state.clone());

@@ -34,6 +34,7 @@ use crate::wire::schema::{OrderSchema, TaskIdSchema};
         tasks::cancel,
         tasks::retry,
         tasks::summary,
+        tasks::nodes,
         events::stream,
         rpc::endpoint,
         health::livez,
@@ -46,7 +47,7 @@ use crate::wire::schema::{OrderSchema, TaskIdSchema};
     components(schemas(ErrorBody, crate::ErrorCode, TaskIdSchema, OrderSchema)),
     tags(
         (name = "tasks", description = "Submit, read, cancel and retry tasks; download proofs."),
-        (name = "service", description = "Counts, live events, metrics."),
+        (name = "service", description = "Counts, nodes, live events, metrics."),
         (name = "rpc", description = "JSON-RPC 2.0 over the same operations."),
         (name = "health", description = "Liveness and readiness probes."),
         (name = "page", description = "The status page and its files."),

@@ -8,6 +8,7 @@
 //! | `getTaskStatus` | `id` | a [`TaskView`] |
 //! | `getProof` | `id` | the proof's bytes in lowercase hex |
 //! | `getReport` | none | a [`SummaryView`] |
+//! | `getNodes` | none | a [`NodesView`] |
 //! | `cancel` | `id` | a [`CancelResponse`] |
 //! | `retry` | `id` | a [`RetryResponse`] |
 //! | `listTasks` | `status`, `backend`, `cursor`, `limit`, `order` (all optional) | a [`TaskPage`] |
@@ -26,6 +27,7 @@
 //! [`RetryResponse`]: crate::wire::RetryResponse
 //! [`SubmitResponse`]: crate::wire::SubmitResponse
 //! [`SummaryView`]: crate::wire::SummaryView
+//! [`NodesView`]: crate::wire::NodesView
 //! [`TaskPage`]: crate::wire::TaskPage
 
 use axum::Json;
@@ -57,18 +59,20 @@ enum Method {
     GetTaskStatus,
     GetProof,
     GetReport,
+    GetNodes,
     Cancel,
     Retry,
     ListTasks,
 }
 
 impl Method {
-    const ALL: [Method; 8] = [
+    const ALL: [Method; 9] = [
         Method::Prove,
         Method::ProveMany,
         Method::GetTaskStatus,
         Method::GetProof,
         Method::GetReport,
+        Method::GetNodes,
         Method::Cancel,
         Method::Retry,
         Method::ListTasks,
@@ -81,6 +85,7 @@ impl Method {
             Method::GetTaskStatus => "getTaskStatus",
             Method::GetProof => "getProof",
             Method::GetReport => "getReport",
+            Method::GetNodes => "getNodes",
             Method::Cancel => "cancel",
             Method::Retry => "retry",
             Method::ListTasks => "listTasks",
@@ -105,7 +110,7 @@ impl Method {
 pub(crate) struct RpcRequest {
     /// Always `"2.0"`.
     jsonrpc: String,
-    /// `prove`, `proveMany`, `getTaskStatus`, `getProof`, `getReport`, `cancel`, `retry` or `listTasks`.
+    /// `prove`, `proveMany`, `getTaskStatus`, `getProof`, `getReport`, `getNodes`, `cancel`, `retry` or `listTasks`.
     method: String,
     /// By name (an object) or by position (an array).
     #[schema(value_type = Option<AnyJson>)]
@@ -416,6 +421,7 @@ async fn run<P: ApiProver>(
             calls::proof(api, params.task::<Id<P>>()?).await?,
         )),
         Method::GetReport => to_value(calls::summary(api)),
+        Method::GetNodes => to_value(calls::nodes(api).await?),
         Method::Cancel => to_value(calls::cancel(api, params.task::<Id<P>>()?).await?),
         Method::Retry => to_value(calls::retry(api, params.task::<Id<P>>()?).await?),
         Method::ListTasks => {

@@ -12,8 +12,8 @@ use super::extract::{JsonBody, QueryParams, TaskPath};
 use super::{ApiProver, ApiState, calls};
 use crate::wire::schema::{BackendSchema, SubmitRequestSchema, TaskIdSchema};
 use crate::wire::{
-    CancelResponse, ListParams, RetryResponse, SubmitBatch, SubmitRequest, SubmitResponse,
-    SubmitTask, SummaryView, TaskPage, TaskView,
+    CancelResponse, ListParams, NodesView, RetryResponse, SubmitBatch, SubmitRequest,
+    SubmitResponse, SubmitTask, SummaryView, TaskPage, TaskView,
 };
 use crate::{ErrorBody, ErrorCode};
 
@@ -201,4 +201,21 @@ pub(crate) async fn summary<P: ApiProver>(
     State(api): State<ApiState<P>>,
 ) -> Json<SummaryView<Bk<P>>> {
     Json(calls::summary(&api))
+}
+
+/// The nodes sharing the store, most recently heard from first.
+#[utoipa::path(
+    get,
+    path = "/v1/nodes",
+    tag = "service",
+    responses(
+        (status = 200, description = "The nodes (with a store of one process, this node alone).", body = NodesView),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the store could not be read; `stopped`: the service has stopped.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn nodes<P: ApiProver>(
+    State(api): State<ApiState<P>>,
+) -> Result<Json<NodesView>, ErrorBody> {
+    Ok(Json(calls::nodes(&api).await?))
 }

@@ -3,7 +3,8 @@
 //! and the store's hints about other nodes' work.
 //!
 //! - Every `lease_ttl / 3` one heartbeat renews every running attempt's
-//!   lease in one store call. An attempt whose lease was lost (rescued by
+//!   lease, and the node's own last-heard time, in one store call (an idle
+//!   node beats too, so the others see it alive). An attempt whose lease was lost (rescued by
 //!   another node, which may be proving it now) has its token fired; its
 //!   result would be fenced off anyway. If no heartbeat succeeded for a whole
 //!   lease, this node can no longer be sure it owns anything: it stops every
@@ -125,15 +126,13 @@ where
         }
     }
 
-    /// Renews every running attempt's lease; stops the ones that were lost,
-    /// or all of them when the store was out of reach for a whole lease.
+    /// Renews every running attempt's lease, and the node's own heartbeat
+    /// (an idle node beats too, so the others see it alive); stops the
+    /// attempts whose lease was lost, or all of them when the store was out
+    /// of reach for a whole lease.
     async fn heartbeat(&mut self) {
         let leases = self.dispatch.leases();
-        let result = if leases.is_empty() {
-            Ok(Vec::new())
-        } else {
-            self.store.heartbeat(&leases, self.config.lease_ttl).await
-        };
+        let result = self.store.heartbeat(&leases, self.config.lease_ttl).await;
         let Some(cluster) = &mut self.cluster else {
             return;
         };

@@ -17,7 +17,7 @@ use super::types::{
 };
 use crate::lifecycle::{Pending, Status, Task};
 use crate::prover::Prover;
-use crate::store::{ListQuery, Page};
+use crate::store::{ListQuery, NodeInfo, Page};
 
 pub(super) type Id<P> = <P as Prover>::TaskId;
 pub(super) type Bk<P> = <P as Prover>::Backend;
@@ -105,4 +105,6 @@ pub(super) enum Query<P: Prover> {
     },
     /// Whether the store answers and the service takes work.
     Readiness { reply: Reply<Readiness> },
+    /// The nodes sharing the store (this one alone for an embedded store).
+    Nodes { reply: Reply<Vec<NodeInfo>> },
 }

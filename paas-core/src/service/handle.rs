@@ -17,7 +17,7 @@ use super::{ExecuteError, ServiceError};
 use crate::backend::{Backend, BackendMap, PoolConfig};
 use crate::lifecycle::{Status, Task};
 use crate::prover::Prover;
-use crate::store::{ListQuery, Page};
+use crate::store::{ListQuery, NodeInfo, Page};
 
 /// Ids per [`Query::Wait`]: `wait_all` registers a long list in pieces.
 const WAIT_CHUNK: usize = 4096;
@@ -437,6 +437,19 @@ impl<P: Prover> ProverHandle<P> {
     /// The service has stopped.
     pub async fn readiness(&self) -> Result<Readiness, ServiceError> {
         self.call(|reply| Command::Query(Query::Readiness { reply }))
+            .await
+    }
+
+    /// The nodes sharing this service's store, most recently alive first,
+    /// each with when it was last heard from (a node silent for longer than
+    /// its lease has stopped; its attempts are rescued). With a store of one
+    /// process, this service alone.
+    ///
+    /// # Errors
+    ///
+    /// The service has stopped, or its store failed.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ServiceError> {
+        self.call(|reply| Command::Query(Query::Nodes { reply }))
             .await
     }
 

@@ -1,5 +1,5 @@
-//! The reads: status, proof, lookup, wait, subscribe, list, detail and
-//! readiness. The service has
+//! The reads: status, proof, lookup, wait, subscribe, list, detail,
+//! readiness and the nodes. The service has
 //! recorded the turn's writes before it answers one, so a read sees every
 //! change accepted before it. A store failure fails only that call.
 
@@ -11,9 +11,10 @@ use super::command::{Bk, Id, Out, Query, Reply};
 use super::meters::{self, StoreOp};
 use super::types::{Readiness, TaskDetail, TaskInfo, TaskOutcome, TaskRow};
 use super::waiters::Waiting;
+use crate::backend::Backend;
 use crate::lifecycle::{Failure, FailureKind, Status, TaskMeta};
 use crate::prover::Prover;
-use crate::store::{Fetched, Page, StoreError, TaskStore};
+use crate::store::{Fetched, NodeInfo, Page, StoreError, TaskStore};
 
 impl<P, S> Actor<P, S>
 where
@@ -61,6 +62,19 @@ where
                     accepting: self.draining.is_none(),
                     store: self.store.ping().await,
                 }));
+            }
+            Query::Nodes { reply } => {
+                let nodes = if self.store.is_shared() {
+                    self.store.nodes().await.map_err(read_failed)
+                } else {
+                    let backends = Bk::<P>::ALL.iter().map(|b| b.name().to_string()).collect();
+                    Ok(vec![NodeInfo::this_process(
+                        self.clock.started(),
+                        self.clock.now(),
+                        backends,
+                    )])
+                };
+                let _ = reply.send(nodes);
             }
             Query::Subscribe { id, reply } => {
                 let watch = self.known(&id).await.map(|stored| {

@@ -29,7 +29,7 @@ use std::future::Future;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{LISTENER_NAME, NodeInfo, PG_SCHEMA_VERSION, PgConfig, PgOpenError, PgStore};
+pub use postgres::{LISTENER_NAME, PG_SCHEMA_VERSION, PgConfig, PgOpenError, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{APPLICATION_ID, OpenError, SCHEMA_VERSION, SqliteStore};
 
@@ -471,6 +471,56 @@ impl StoreError {
     }
 }
 
+/// A node of a cluster sharing one store: who it is and when it was last
+/// heard from ([`TaskStore::nodes`], [`ProverHandle::nodes`](crate::ProverHandle::nodes)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeInfo {
+    /// Its name (unique among live nodes).
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id there.
+    pub pid: u32,
+    /// When it started (ms since the epoch; a shared store's clock).
+    pub started_at: Millis,
+    /// When it last renewed its leases (or started).
+    pub heartbeat_at: Millis,
+    /// How long ago that was, by the same clock: a node silent for longer
+    /// than its lease has stopped, and its attempts are rescued.
+    pub silent_for: Millis,
+    /// The backends it proves.
+    pub backends: Vec<String>,
+}
+
+impl NodeInfo {
+    /// This process, running `backends`, started at `started_at`, alive now
+    /// (`now`): the one node of a store no other process shares, named
+    /// `<host>-<pid>` as a shared store's nodes are by default.
+    pub fn this_process(started_at: Millis, now: Millis, backends: Vec<String>) -> Self {
+        let host = host_name().unwrap_or_else(|| "localhost".into());
+        let pid = std::process::id();
+        Self {
+            name: format!("{host}-{pid}"),
+            host,
+            pid,
+            started_at,
+            heartbeat_at: now,
+            silent_for: 0,
+            backends,
+        }
+    }
+}
+
+/// This machine's host name, if the system says.
+pub(crate) fn host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// Where task records and proofs live. See the [module docs](self).
 ///
 /// All methods take `&self`; a store is shared by the service and may be
@@ -668,6 +718,17 @@ pub trait TaskStore<I: TaskId, B: Backend, O: ProofOutput>: Send + Sync + 'stati
     /// A [`StoreError`] if it does not.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         async { Ok(()) }
+    }
+
+    /// The nodes registered on a shared store, most recently alive first.
+    /// The default (a store of one process, which keeps no registry) is
+    /// empty; the service then describes itself.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the store could not be read.
+    fn nodes(&self) -> impl Future<Output = Result<Vec<NodeInfo>, StoreError>> + Send {
+        async { Ok(Vec::new()) }
     }
 
     /// Task counts by backend and status (read once when a service starts).

@@ -491,7 +491,7 @@ fn take_lock(db: &Path) -> Result<File, OpenError> {
     let holder = format!(
         "pid {}\nhost {}\n",
         std::process::id(),
-        host_name().unwrap_or_default()
+        super::host_name().unwrap_or_default()
     );
     file.set_len(0)
         .and_then(|()| file.write_all(holder.as_bytes()))
@@ -527,14 +527,6 @@ fn read_holder(lock: &Path) -> (Option<u32>, Option<String>) {
 }
 
 /// This machine's host name (Linux: from the kernel), if it can be read.
-fn host_name() -> Option<String> {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 /// "process 12 on host a", for the `Locked` message.
 fn holder(pid: Option<u32>, host: Option<&str>) -> String {
     let who = match pid {

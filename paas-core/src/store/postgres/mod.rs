@@ -35,11 +35,10 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 pub use listen::LISTENER_NAME;
-pub use reads::NodeInfo;
 pub use schema::PG_SCHEMA_VERSION;
 
 use super::{
-    Committed, FailedAttempt, FetchedMany, Hint, ListQuery, Page, Recovery, StatusCounts,
+    Committed, FailedAttempt, FetchedMany, Hint, ListQuery, NodeInfo, Page, Recovery, StatusCounts,
     StoreError, StoredTask, TaskStore, Write,
 };
 use crate::RetryPolicy;
@@ -345,6 +344,10 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for PgStore<I, B,
         self.read_failures(id).await
     }
 
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        self.read_nodes().await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(sql_err)?;
@@ -426,11 +429,7 @@ fn valid_identifier(name: &str) -> bool {
 }
 
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+    crate::store::host_name().unwrap_or_else(|| "localhost".into())
 }
 
 fn to_i64(v: u64) -> i64 {

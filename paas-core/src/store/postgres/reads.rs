@@ -8,12 +8,12 @@ use tokio_postgres::Row;
 use super::writes::NOW_MS;
 use super::{PgStore, sql_err, to_i64, to_u64};
 use crate::backend::{Backend, BackendMap};
-use crate::lifecycle::{Failure, Millis, TaskMeta, TaskRecord};
+use crate::lifecycle::{Failure, TaskMeta, TaskRecord};
 use crate::prover::ProofOutput;
 use crate::store::codec::{backend_of, failure_of, id_of, kind_of, status_code, status_of};
 use crate::store::{
-    FailedAttempt, Fetched, FetchedMany, ListQuery, Order, Page, StatusCounts, StoreError,
-    StoredTask, Times,
+    FailedAttempt, Fetched, FetchedMany, ListQuery, NodeInfo, Order, Page, StatusCounts,
+    StoreError, StoredTask, Times,
 };
 use crate::task_id::TaskId;
 
@@ -57,23 +57,6 @@ pub(super) fn read_row<I: TaskId, B: Backend>(row: &Row) -> Result<StoredTask<I,
     })
 }
 
-/// A node of the cluster, as it registered and last renewed its leases.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeInfo {
-    /// Its name (unique among live nodes).
-    pub name: String,
-    /// The host it runs on.
-    pub host: String,
-    /// Its process id there.
-    pub pid: u32,
-    /// When it connected (database clock, ms since the epoch).
-    pub started_at: Millis,
-    /// When it last renewed its leases (or connected).
-    pub heartbeat_at: Millis,
-    /// The backends it proves.
-    pub backends: Vec<String>,
-}
-
 impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
     /// Registers this node (or renews its registration).
     pub(super) async fn register<BB: Backend>(&self) -> Result<(), StoreError> {
@@ -98,17 +81,14 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
     }
 
     /// The nodes that registered on this store, most recently alive first.
-    ///
-    /// # Errors
-    ///
-    /// A [`StoreError`] if the store could not be read.
-    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
+    pub(super) async fn read_nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
         let s = super::quote(&self.inner.schema);
         let client = self.client().await?;
         let rows = client
             .query(
                 &format!(
-                    "SELECT name, host, pid, started_at, heartbeat_at, backends FROM {s}.nodes
+                    "SELECT name, host, pid, started_at, heartbeat_at, backends,
+                         GREATEST(({NOW_MS}) - heartbeat_at, 0) FROM {s}.nodes
                      ORDER BY heartbeat_at DESC, name"
                 ),
                 &[],
@@ -123,6 +103,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                 pid: u32::try_from(r.get::<_, i32>(2)).unwrap_or(0),
                 started_at: to_u64(r.get(3)),
                 heartbeat_at: to_u64(r.get(4)),
+                silent_for: to_u64(r.get(6)),
                 backends: r.get(5),
             })
             .collect())
