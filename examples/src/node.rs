@@ -25,7 +25,7 @@ use paas_core::lifecycle::Millis;
 use paas_core::service::{RetryOutcome, ServiceError, Submitted, TaskOutcome};
 use paas_core::store::{
     Applied, ClaimRequest, Claimed, Committed, FailedAttempt, FetchedMany, Hint, ListQuery,
-    OpenError, Page, PgConfig, PgOpenError, PgStore, Recovery, SqliteStore, StatusCounts,
+    NodeInfo, OpenError, Page, PgConfig, PgOpenError, PgStore, Recovery, SqliteStore, StatusCounts,
     StoreError, StoredTask, TaskStore, Write,
 };
 use paas_core::{Backend, ProveContext, ProveError, Prover, ProverHandle, Status};
@@ -150,6 +150,10 @@ impl TaskStore<Id, ZkVmBackend, Receipt> for NodeStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         on_store!(self, s => s.ping().await)
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        on_store!(self, s => s.nodes().await)
     }
 
     async fn recover(&self, now: Millis, policy: &RetryPolicy) -> Result<Recovery<Id>, StoreError> {

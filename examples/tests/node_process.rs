@@ -736,6 +736,64 @@ fn three_nodes_on_one_postgres_store_prove_a_range_together() {
     );
 }
 
+/// A node serving its API on a PostgreSQL store lists the cluster: itself
+/// and another node on the same schema, with their pids.
+#[test]
+fn serve_on_postgres_lists_every_node_of_the_cluster() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schema = format!("paas_nodes_{:08x}", fastrand::u32(..));
+    let url = pg_url();
+    let store = ["--store", &url, "--pg-schema", &schema, "--quiet"];
+    let mut other = Node::start(
+        dir.path(),
+        &[
+            &store[..],
+            &["--node-name", "worker-b", "--checkpoints", "0"],
+        ]
+        .concat(),
+    );
+    other.wait_for("tasks in", Duration::from_secs(60));
+    let mut command = Command::new(NODE);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--checkpoints", "3"])
+        .args(["--node-name", "server-a", "--data-dir"])
+        .arg(dir.path())
+        .args(store)
+        .env_remove("PAAS_TOKEN");
+    let mut server = Node::spawn(command);
+    let line = server.wait_for("API and status page on http://", Duration::from_secs(60));
+    let api = line
+        .split("on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the address")
+        .trim_end_matches('/')
+        .to_string();
+
+    let (code, out) = client(&api, None, &["nodes"]);
+    assert_eq!(code, Some(0), "{out}");
+    for (name, pid) in [
+        ("server-a", server.child.id()),
+        ("worker-b", other.child.id()),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(name) && l.contains(&format!("pid {pid} "))),
+            "{name} (pid {pid}) is listed: {out}"
+        );
+    }
+
+    other.signal("TERM");
+    server.signal("TERM");
+    let (a, b) = (
+        server.end(Duration::from_secs(60)),
+        other.end(Duration::from_secs(60)),
+    );
+    pg(&format!("DROP SCHEMA {schema} CASCADE"));
+    assert_eq!(a.code, Some(143), "{a:?}");
+    assert_eq!(b.code, Some(143), "{b:?}");
+}
+
 #[test]
 fn node_name_without_postgres_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");

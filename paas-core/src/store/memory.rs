@@ -649,6 +649,10 @@ impl<I: TaskId, B: Backend, O: ProofOutput, S: TaskStore<I, B, O>> TaskStore<I, 
         (**self).failures(id)
     }
 
+    fn nodes(&self) -> impl Future<Output = Result<Vec<super::NodeInfo>, StoreError>> + Send {
+        (**self).nodes()
+    }
+
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).ping()
     }
