@@ -534,6 +534,16 @@ fn client(url: &str, token: Option<&str>, args: &[&str]) -> (Option<i32>, String
     )
 }
 
+/// The API's address in the node's "API and status page on http://..." line.
+fn api_address(line: &str) -> String {
+    line.split("on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the address")
+        .trim_end_matches('/')
+        .to_string()
+}
+
 /// `prover-node serve` from a config file (data folder and token), the
 /// command line winning over the file's listen address; the client
 /// subcommands from another process; SIGTERM drains and ends it.
@@ -566,13 +576,7 @@ fn serve_answers_the_client_subcommands() {
     let mut node = Node::spawn(command);
     let line = node.wait_for("API and status page on http://", Duration::from_secs(60));
     assert!(line.contains("token required"), "{line}");
-    let url = line
-        .split("on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the address")
-        .trim_end_matches('/')
-        .to_string();
+    let url = api_address(&line);
     node.wait_for("serving the API until", Duration::from_secs(60));
     assert!(
         dir.path().join("data").join("tasks.db").exists(),
@@ -762,13 +766,7 @@ fn serve_on_postgres_lists_every_node_of_the_cluster() {
         .env_remove("PAAS_TOKEN");
     let mut server = Node::spawn(command);
     let line = server.wait_for("API and status page on http://", Duration::from_secs(60));
-    let api = line
-        .split("on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the address")
-        .trim_end_matches('/')
-        .to_string();
+    let api = api_address(&line);
 
     let (code, out) = client(&api, None, &["nodes"]);
     assert_eq!(code, Some(0), "{out}");
