@@ -4,9 +4,9 @@
 //!
 //! - Every `lease_ttl / 3` one heartbeat renews every running attempt's
 //!   lease, and the node's own last-heard time, in one store call (an idle
-//!   node beats too, so the others see it alive). An attempt whose lease was lost (rescued by
-//!   another node, which may be proving it now) has its token fired; its
-//!   result would be fenced off anyway. If no heartbeat succeeded for a whole
+//!   node beats too, so the others see it alive). An attempt whose lease was
+//!   lost (rescued by another node, which may be proving it now) has its
+//!   token fired; its result would be fenced off anyway. If no heartbeat succeeded for a whole
 //!   lease, this node can no longer be sure it owns anything: it stops every
 //!   attempt.
 //! - Every `lease_ttl / 2` the rescuer abandons attempts whose lease expired

@@ -144,12 +144,16 @@ where
         Ok(())
     }
 
-    /// Tells everyone what the recorded turn did, summary first.
-    pub(super) fn tell(&mut self) {
+    /// Publishes the counts and the pools' use to the handles' receivers.
+    pub(super) fn publish_counts(&mut self) {
         let (dispatch, config) = (&self.dispatch, &self.config);
         self.counts.publish(|b| dispatch.pool_use(b, config));
-        self.meters
-            .turn(self.counts.get(), |b| dispatch.pool_use(b, config));
+    }
+
+    /// Tells everyone what the recorded turn did, summary first.
+    pub(super) fn tell(&mut self) {
+        self.publish_counts();
+        self.meters.turn(self.counts.get(), &self.counts.pools());
         self.listeners.publish();
         self.waiters.send_complete();
         for answer in self.turn.answers.drain(..) {

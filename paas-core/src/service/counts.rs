@@ -85,4 +85,9 @@ impl<B: Backend> Counts<B> {
             changed
         });
     }
+
+    /// The pools' use as last published.
+    pub(super) fn pools(&self) -> watch::Ref<'_, BackendMap<B, PoolUse>> {
+        self.pools.borrow()
+    }
 }

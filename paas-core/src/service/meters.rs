@@ -143,12 +143,12 @@ impl<B: Backend> Meters<B> {
     }
 
     /// The counts and pool use after a turn.
-    pub(super) fn turn(&self, counts: &Summary<B>, use_of: impl Fn(B) -> PoolUse) {
+    pub(super) fn turn(&self, counts: &Summary<B>, pools: &BackendMap<B, PoolUse>) {
         for &backend in B::ALL {
             for status in Status::ALL {
                 self.tasks[backend][status.index()].set(counts[backend].get(status) as f64);
             }
-            let pool = use_of(backend);
+            let pool = &pools[backend];
             self.busy[backend].set(pool.running as f64);
             self.idle[backend].set(pool.idle() as f64);
             self.weight[backend].set(pool.weight as f64);

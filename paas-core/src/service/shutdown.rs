@@ -98,8 +98,7 @@ where
             && let Ok(counts) = self.store.counts().await
         {
             self.counts.replace(counts);
-            let (dispatch, config) = (&self.dispatch, &self.config);
-            self.counts.publish(|b| dispatch.pool_use(b, config));
+            self.publish_counts();
         }
         let retrying = d
             .finished

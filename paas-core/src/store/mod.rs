@@ -498,18 +498,26 @@ impl NodeInfo {
     /// (`now`): the one node of a store no other process shares, named
     /// `<host>-<pid>` as a shared store's nodes are by default.
     pub fn this_process(started_at: Millis, now: Millis, backends: Vec<String>) -> Self {
-        let host = host_name().unwrap_or_else(|| "localhost".into());
-        let pid = std::process::id();
         Self {
-            name: format!("{host}-{pid}"),
-            host,
-            pid,
+            name: process_name(),
+            host: this_host(),
+            pid: std::process::id(),
             started_at,
             heartbeat_at: now,
             silent_for: 0,
             backends,
         }
     }
+}
+
+/// This machine's host name, or `localhost` if the system does not say.
+pub(crate) fn this_host() -> String {
+    host_name().unwrap_or_else(|| "localhost".into())
+}
+
+/// The default name of this process in a cluster: `<host>-<pid>`.
+pub(crate) fn process_name() -> String {
+    format!("{}-{}", this_host(), std::process::id())
 }
 
 /// This machine's host name, if the system says.

@@ -77,7 +77,7 @@ impl PgConfig {
         Self {
             url: url.into(),
             schema: "paas".into(),
-            node: format!("{}-{}", host_name(), std::process::id()),
+            node: crate::store::process_name(),
             pool_size: 8,
         }
     }
@@ -426,10 +426,6 @@ fn valid_identifier(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && name.len() <= 40
-}
-
-fn host_name() -> String {
-    crate::store::host_name().unwrap_or_else(|| "localhost".into())
 }
 
 fn to_i64(v: u64) -> i64 {

@@ -73,7 +73,12 @@ impl<I: TaskId, B: Backend, O: ProofOutput> PgStore<I, B, O> {
                          started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
                          backends = excluded.backends"
                 ),
-                &[&self.inner.node, &super::host_name(), &pid, &backends],
+                &[
+                    &self.inner.node,
+                    &crate::store::this_host(),
+                    &pid,
+                    &backends,
+                ],
             )
             .await
             .map_err(sql_err)?;
