@@ -112,8 +112,9 @@ async fn sqlite_reports_rows_it_cannot_read() {
     }
 }
 
-/// A file written by the first schema (before task times, failures and the
-/// listing index) opens, migrates in place, and keeps its tasks.
+/// A file written by the first schema (before task times, failures, the
+/// listing index and the backend codes) opens, migrates in place, and keeps
+/// its tasks, each on its backend.
 #[tokio::test]
 async fn sqlite_migrates_a_version_1_file() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -135,13 +136,14 @@ async fn sqlite_migrates_a_version_1_file() {
             PRAGMA user_version = 1;",
         )
         .expect("a version 1 schema");
-        let key = paas_core::TaskId::to_key(&7u64);
-        conn.execute(
-            "INSERT INTO tasks (id, backend, status, priority, weight, attempts, epoch)
-             VALUES (?1, 'cpu', 0, 0, 1, 0, 0)",
-            [key],
-        )
-        .expect("a task");
+        for (id, backend) in [(7u64, "gpu"), (8, "cpu"), (9, "gpu")] {
+            conn.execute(
+                "INSERT INTO tasks (id, backend, status, priority, weight, attempts, epoch)
+                 VALUES (?1, ?2, 0, 0, 1, 0, 0)",
+                rusqlite::params![paas_core::TaskId::to_key(&id), backend],
+            )
+            .expect("a task");
+        }
     }
     let s: SqliteStore<u64, Lane, Proof> = SqliteStore::open(&path).expect("migrates");
     let version: i32 = rusqlite::Connection::open(&path)
@@ -152,10 +154,22 @@ async fn sqlite_migrates_a_version_1_file() {
     let stored = s.get(&7).await.expect("get").expect("kept");
     assert_eq!((stored.record.status, stored.seq), (Status::Pending, 1));
     assert_eq!(stored.times.created_at, 0, "unknown for an old row");
-    let page = s
-        .list(paas_core::store::ListQuery::new(5).status(Status::Pending))
-        .await
-        .expect("list");
-    assert_eq!(page.tasks.len(), 1);
-    assert_eq!(claim_ids(&s, Lane::Cpu, 5).await, [7]);
+    let pending = |backend| {
+        s.list(
+            paas_core::store::ListQuery::new(5)
+                .status(Status::Pending)
+                .backend(backend),
+        )
+    };
+    let ids = |page: paas_core::store::Page<paas_core::store::StoredTask<u64, Lane>>| -> Vec<u64> {
+        page.tasks.iter().map(|t| t.record.id).collect()
+    };
+    // The old rows keep their backends in the indexes the migration rebuilt.
+    assert_eq!(ids(pending(Lane::Gpu).await.expect("list")), [9, 7]);
+    assert_eq!(ids(pending(Lane::Cpu).await.expect("list")), [8]);
+    assert_eq!(claim_ids(&s, Lane::Gpu, 5).await, [7, 9]);
+    assert_eq!(claim_ids(&s, Lane::Cpu, 5).await, [8]);
+    // A task submitted after the migration joins them.
+    put(&s, &[10], Lane::Gpu).await;
+    assert_eq!(claim_ids(&s, Lane::Gpu, 5).await, [10]);
 }

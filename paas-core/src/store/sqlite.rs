@@ -9,6 +9,7 @@
 //!
 //! Calls run on tokio's blocking pool, never on the async worker threads.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Write as _};
 use std::marker::PhantomData;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use super::codec::{
@@ -33,11 +35,16 @@ use crate::prover::ProofOutput;
 use crate::task_id::TaskId;
 use crate::time::wall_clock;
 
+/// The page cache, in KiB (`PRAGMA cache_size` takes a negative number for
+/// KiB): 64 MiB instead of SQLite's 2 MiB, so the pages a busy store keeps
+/// touching (the index tails, the newest rows) stay in memory.
+const CACHE_KIB: i64 = -65_536;
+
 /// `PRAGMA application_id` of a PaaS database ("PaSS").
 pub const APPLICATION_ID: i32 = 0x5061_5353;
 
 /// The schema version this program writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Why a database file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +178,26 @@ pub enum OpenError {
 /// ```
 pub struct SqliteStore<I, B, O> {
     db: Arc<Db>,
+    rows: Arc<Rows<B>>,
     _types: Marker<I, B, O>,
+}
+
+/// What the store keeps of its rows besides the file.
+struct Rows<B> {
+    /// Each backend's code in the file's `backends` table: the indexes key
+    /// a backend by it.
+    codes: BackendMap<B, i64>,
+    /// The `seq` of each task this store has leased and not yet seen end, by
+    /// key: the write that ends the attempt finds the row by it. A hint: a
+    /// missing or wrong entry (a claim whose transaction rolled back) costs
+    /// only the search by key.
+    leased: Mutex<HashMap<Vec<u8>, u64>>,
+}
+
+impl<B> Rows<B> {
+    fn leased(&self) -> MutexGuard<'_, HashMap<Vec<u8>, u64>> {
+        self.leased.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 type Marker<I, B, O> = PhantomData<fn() -> (I, B, O)>;
@@ -189,6 +215,7 @@ impl<I, B, O> Clone for SqliteStore<I, B, O> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
+            rows: self.rows.clone(),
             _types: PhantomData,
         }
     }
@@ -246,9 +273,31 @@ CREATE TABLE failures (
 CREATE INDEX failures_of_task ON failures (task, n);
 ";
 
+/// Version 3: the indexes key a backend by a small integer code (table
+/// `backends`) instead of its name, since comparing text keys was most of
+/// their cost; and the listing index leaves out proving tasks, which
+/// `tasks_proving` already holds in submission order (a task enters it when
+/// submitted and when it ends, not at each claim). The name stays in each
+/// row, so a row reads the same with or without the code table.
+const SCHEMA_V3: &str = "
+CREATE TABLE backends (
+    code  INTEGER PRIMARY KEY,
+    name  TEXT    NOT NULL UNIQUE
+);
+INSERT INTO backends (name) SELECT DISTINCT backend FROM tasks ORDER BY backend;
+ALTER TABLE tasks ADD COLUMN backend_code INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET backend_code = (SELECT code FROM backends WHERE name = tasks.backend);
+DROP INDEX tasks_ready;
+DROP INDEX tasks_delayed;
+DROP INDEX tasks_listed;
+CREATE INDEX tasks_ready   ON tasks (backend_code, priority DESC, seq) WHERE status = 0;
+CREATE INDEX tasks_delayed ON tasks (backend_code, run_at, seq)        WHERE status = 2;
+CREATE INDEX tasks_listed  ON tasks (status, backend_code, seq)        WHERE status <> 1;
+";
+
 /// The migrations, oldest first: the schema of version `i + 1` is reached by
 /// running `MIGRATIONS[..=i]` in order from an empty file.
-const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Brings a PaaS database (or an empty file) at schema `version` to
 /// [`SCHEMA_VERSION`], in one transaction.
@@ -264,6 +313,24 @@ fn migrate(conn: &mut Connection, version: i32) -> rusqlite::Result<()> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
+}
+
+/// Each backend's code, giving one to the names the file does not know yet
+/// (in one transaction).
+fn backend_codes<B: Backend>(conn: &mut Connection) -> rusqlite::Result<BackendMap<B, i64>> {
+    let tx = conn.transaction()?;
+    let mut codes = BackendMap::<B, i64>::default();
+    {
+        let mut add =
+            tx.prepare("INSERT INTO backends (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?;
+        let mut read = tx.prepare("SELECT code FROM backends WHERE name = ?1")?;
+        for &b in B::ALL {
+            add.execute([b.name()])?;
+            codes[b] = read.query_row([b.name()], |r| r.get(0))?;
+        }
+    }
+    tx.commit()?;
+    Ok(codes)
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -362,14 +429,27 @@ impl<I: TaskId, B: Backend, O: ProofOutput> SqliteStore<I, B, O> {
             .map_err(fail)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(fail)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
+            .map_err(fail)?;
+        // One plan per statement, whatever is bound: without it SQLite
+        // prepares a statement again when a bound value could change its
+        // plan (a limit of 0 or 1, a partial index's condition), which was
+        // 9% of a busy store's work.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(fail)?;
         let mut conn = conn;
         migrate(&mut conn, version).map_err(fail)?;
+        let rows = Arc::new(Rows {
+            codes: backend_codes::<B>(&mut conn).map_err(fail)?,
+            leased: Mutex::default(),
+        });
         Ok(Self {
             db: Arc::new(Db {
                 conn: Mutex::new(conn),
                 path,
                 _lock: lock,
             }),
+            rows,
             _types: PhantomData,
         })
     }
@@ -561,9 +641,11 @@ fn read_row<I: TaskId, B: Backend>(
     row: &rusqlite::Row<'_>,
 ) -> Result<StoredTask<I, B>, StoreError> {
     let get = |e: rusqlite::Error| StoreError::Corrupt(e.to_string());
-    let key: Vec<u8> = row.get(0).map_err(get)?;
-    let id: I = id_of(&key)?;
-    let backend = backend_of(&row.get::<_, String>(1).map_err(get)?, &id)?;
+    let id: I = id_of(row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(get)?)?;
+    let backend = backend_of(
+        row.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(get)?,
+        &id,
+    )?;
     let status = status_of(row.get(2).map_err(get)?)?;
     let last_error = failure_of(row.get(9).map_err(get)?, row.get(10).map_err(get)?)?;
     let record = TaskRecord {
@@ -605,24 +687,78 @@ fn fetch<I: TaskId, B: Backend>(
     }
 }
 
-/// The statement that writes a task's new state, with the fence's condition.
+/// The statement that writes a task's new state, with the fence's
+/// condition: the row found by its key, or by its `seq` (?13) when the
+/// caller has it (one integer lookup instead of a search of the key index).
 macro_rules! set_state {
-    ($fence:literal) => {
+    ($row:literal, $fence:literal) => {
         concat!(
             "UPDATE tasks SET status = ?2, attempts = ?3, epoch = ?4, run_at = ?5,
                  not_ready_since = ?6, error_kind = ?7, error_message = ?8, lease_until = ?9,
                  updated_at = ?11, started_at = coalesce(?12, started_at)
-             WHERE id = ?1 AND ",
+             WHERE ",
+            $row,
+            " AND ",
             $fence
         )
     };
+    ($fence:literal) => {
+        [
+            set_state!("id = ?1 AND ?13 IS NULL", $fence),
+            set_state!("seq = ?13 AND id = ?1", $fence),
+        ]
+    };
+}
+
+/// Which row a write is for: its key, and its `seq` when the caller read it.
+#[derive(Clone, Copy)]
+struct RowOf<'a> {
+    key: &'a [u8],
+    seq: Option<u64>,
+}
+
+impl<'a> RowOf<'a> {
+    fn key(key: &'a [u8]) -> Self {
+        Self { key, seq: None }
+    }
+
+    fn read(key: &'a [u8], seq: u64) -> Self {
+        Self {
+            key,
+            seq: Some(seq),
+        }
+    }
 }
 
 /// Writes a task's new state as of `at` if the stored one passes `fence`;
 /// returns whether it applied. A claim (`lease_until`) also stamps the start.
 fn update(
     tx: &Transaction<'_>,
-    key: &[u8],
+    row: RowOf<'_>,
+    record: &TaskRecord<impl Sized>,
+    fence: Fence,
+    lease_until: Option<Millis>,
+    at: Millis,
+) -> Result<bool, StoreError> {
+    let mut stmt = tx.prepare_cached(update_sql(fence, row)).map_err(sql_err)?;
+    set_state(&mut stmt, row, record, fence, lease_until, at)
+}
+
+/// The statement [`set_state`] runs for `fence` and `row`.
+fn update_sql(fence: Fence, row: RowOf<'_>) -> &'static str {
+    let sqls = match fence {
+        Fence::Lease(_) => set_state!("status = 1 AND epoch = ?10"),
+        Fence::Queued => set_state!("status IN (0, 2) AND ?10 IS NULL"),
+        Fence::Status(_) => set_state!("status = ?10"),
+    };
+    sqls[usize::from(row.seq.is_some())]
+}
+
+/// [`update`] with the statement prepared (by [`update_sql`]), for a caller
+/// that writes many rows alike.
+fn set_state(
+    stmt: &mut rusqlite::Statement<'_>,
+    row: RowOf<'_>,
     record: &TaskRecord<impl Sized>,
     fence: Fence,
     lease_until: Option<Millis>,
@@ -632,23 +768,15 @@ fn update(
         Some(f) => (Some(f.kind.as_str()), Some(&*f.message)),
         None => (None, None),
     };
-    let (sql, fence_value) = match fence {
-        Fence::Lease(epoch) => (
-            set_state!("status = 1 AND epoch = ?10"),
-            Some(to_i64(epoch)),
-        ),
-        Fence::Queued => (set_state!("status IN (0, 2) AND ?10 IS NULL"), None),
-        Fence::Status(status) => (
-            set_state!("status = ?10"),
-            Some(i64::from(status_code(status))),
-        ),
+    let fence_value = match fence {
+        Fence::Lease(epoch) => Some(to_i64(epoch)),
+        Fence::Queued => None,
+        Fence::Status(status) => Some(i64::from(status_code(status))),
     };
     let started = lease_until.map(|_| to_i64(at));
-    let changed = tx
-        .prepare_cached(sql)
-        .map_err(sql_err)?
+    let changed = stmt
         .execute(params![
-            key,
+            row.key,
             status_code(record.status),
             record.meta.attempts,
             to_i64(record.epoch),
@@ -660,6 +788,7 @@ fn update(
             fence_value,
             to_i64(at),
             started,
+            row.seq.map(to_i64),
         ])
         .map_err(sql_err)?;
     Ok(changed == 1)
@@ -700,6 +829,7 @@ fn status_of_key(tx: &Transaction<'_>, key: &[u8]) -> Result<Option<Status>, Sto
 
 fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
     tx: &Transaction<'_>,
+    rows: &Rows<B>,
     write: Write<I, B, O>,
     at: Millis,
 ) -> Result<Applied, StoreError> {
@@ -712,9 +842,9 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
             let key = task.id().to_key();
             let changed = tx
                 .prepare_cached(
-                    "INSERT INTO tasks (id, backend, status, priority, weight, attempts, epoch,
-                                        created_at, updated_at)
-                     VALUES (?1, ?2, 0, ?3, ?4, 0, 0, ?5, ?5) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO tasks (id, backend, backend_code, status, priority, weight,
+                                        attempts, epoch, created_at, updated_at)
+                     VALUES (?1, ?2, ?6, 0, ?3, ?4, 0, 0, ?5, ?5) ON CONFLICT (id) DO NOTHING",
                 )
                 .map_err(sql_err)?
                 .execute(params![
@@ -722,7 +852,8 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
                     backend.name(),
                     task.meta().priority,
                     to_i64(weight),
-                    to_i64(at)
+                    to_i64(at),
+                    rows.codes[backend]
                 ])
                 .map_err(sql_err)?;
             if changed == 1 {
@@ -758,7 +889,17 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
     };
     let failed = counted_failure(&task).map(|(n, e)| (n, e.clone()));
     let record = task.into_record(epoch);
-    if !update(tx, &key, &record, fence, None, at)? {
+    // The write that ends an attempt finds the row by the `seq` its claim
+    // read; by the key when that is unknown or does not match.
+    let leased = match fence {
+        Fence::Lease(_) => rows.leased().remove(&key),
+        Fence::Queued | Fence::Status(_) => None,
+    };
+    let applied = match leased {
+        Some(seq) => update(tx, RowOf::read(&key, seq), &record, fence, None, at)?,
+        None => false,
+    };
+    if !applied && !update(tx, RowOf::key(&key), &record, fence, None, at)? {
         return Ok(match status_of_key(tx, &key)? {
             Some(_) => Applied::Stale,
             None => Applied::Missing,
@@ -778,12 +919,20 @@ fn apply_one<I: TaskId, B: Backend, O: ProofOutput>(
 
 impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I, B, O> {
     async fn apply(&self, writes: Vec<Write<I, B, O>>) -> Result<Vec<Applied>, StoreError> {
-        self.transact(move |tx, at| writes.into_iter().map(|w| apply_one(tx, w, at)).collect())
-            .await
+        let rows = self.rows.clone();
+        self.transact(move |tx, at| {
+            writes
+                .into_iter()
+                .map(|w| apply_one(tx, &rows, w, at))
+                .collect()
+        })
+        .await
     }
 
     async fn claim(&self, request: ClaimRequest<B>) -> Result<Claimed<I>, StoreError> {
-        self.transact(move |tx, at| claim_in(tx, request, at)).await
+        let rows = self.rows.clone();
+        self.transact(move |tx, at| claim_in(tx, &rows, request, at))
+            .await
     }
 
     async fn commit(
@@ -791,14 +940,15 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
         writes: Vec<Write<I, B, O>>,
         claims: Vec<ClaimRequest<B>>,
     ) -> Result<Committed<I>, StoreError> {
+        let rows = self.rows.clone();
         self.transact(move |tx, at| {
             let applied = writes
                 .into_iter()
-                .map(|w| apply_one(tx, w, at))
+                .map(|w| apply_one(tx, &rows, w, at))
                 .collect::<Result<_, _>>()?;
             let claimed = claims
                 .into_iter()
-                .map(|request| claim_in(tx, request, at))
+                .map(|request| claim_in(tx, &rows, request, at))
                 .collect::<Result<_, _>>()?;
             Ok((applied, claimed))
         })
@@ -808,16 +958,29 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
     async fn fetch_many(&self, ids: &[I]) -> FetchedMany<I, B, O> {
         let keys: Vec<Vec<u8>> = ids.iter().map(TaskId::to_key).collect();
         self.with(move |conn| {
+            // One statement for every id: the row and, when completed, its
+            // proof (column 15).
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS}, CASE WHEN status = 3
+                         THEN (SELECT proof FROM proofs WHERE proofs.id = tasks.id) END
+                     FROM tasks WHERE id = ?1"
+                ))
+                .map_err(sql_err)?;
             let mut out = Vec::with_capacity(keys.len());
             for key in keys {
-                let Some(task) = fetch::<I, B>(conn, &key)? else {
+                let mut rows = stmt.query([&key]).map_err(sql_err)?;
+                let Some(row) = rows.next().map_err(sql_err)? else {
                     out.push(None);
                     continue;
                 };
-                let proof = if task.record.status == Status::Completed {
-                    read_proof::<O>(conn, &key)?
-                } else {
-                    None
+                let task = read_row::<I, B>(row)?;
+                let proof = match row.get_ref(15).map_err(sql_err)?.as_blob_or_null() {
+                    Ok(Some(bytes)) if task.record.status == Status::Completed => {
+                        Some(decode_proof::<O>(bytes)?)
+                    }
+                    Ok(_) => None,
+                    Err(e) => return Err(StoreError::Corrupt(format!("stored proof: {e}"))),
                 };
                 out.push(Some(Fetched { task, proof }));
             }
@@ -857,7 +1020,8 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
     }
 
     async fn list(&self, query: ListQuery<B>) -> Result<Page<StoredTask<I, B>>, StoreError> {
-        self.with(move |conn| list_in(conn, query)).await
+        let rows = self.rows.clone();
+        self.with(move |conn| list_in(conn, &rows, query)).await
     }
 
     async fn failures(&self, id: &I) -> Result<Vec<FailedAttempt>, StoreError> {
@@ -913,7 +1077,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
             for stored in stranded {
                 let id = stored.record.id.clone();
                 let key = id.to_key();
-                let epoch = stored.record.epoch;
+                let (epoch, seq) = (stored.record.epoch, stored.seq);
                 let AnyTask::Proving(task) = typed(stored.record)? else {
                     continue;
                 };
@@ -924,7 +1088,7 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
                 let failure = counted_failure(&task).map(|(n, e)| (n, e.clone()));
                 update(
                     tx,
-                    &key,
+                    RowOf::read(&key, seq),
                     &task.into_record(epoch),
                     Fence::Lease(epoch),
                     None,
@@ -948,8 +1112,10 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
 /// A page of tasks in the query's order, each query reading an index from
 /// the cursor: by (status, backend) when filtered, by submission order when
 /// not. A status without a backend takes each backend's first and merges them.
+/// Proving tasks (a few: those the pools run) are read from `tasks_proving`.
 fn list_in<I: TaskId, B: Backend>(
     conn: &Connection,
+    rows: &Rows<B>,
     query: ListQuery<B>,
 ) -> Result<Page<StoredTask<I, B>>, StoreError> {
     let newest = query.order == Order::NewestFirst;
@@ -977,22 +1143,31 @@ fn list_in<I: TaskId, B: Backend>(
         )?,
         (None, Some(b)) => read(
             &format!(
-                "SELECT {ROW_COLUMNS} FROM tasks WHERE backend = ?1 AND seq {cmp} ?2
+                "SELECT {ROW_COLUMNS} FROM tasks WHERE backend_code = ?1 AND seq {cmp} ?2
                  ORDER BY seq {dir} LIMIT ?3"
             ),
-            &[&b.name(), &cursor, &limit],
+            &[&rows.codes[b], &cursor, &limit],
+        )?,
+        (Some(Status::Proving), backend) => read(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM tasks INDEXED BY tasks_proving
+                 WHERE status = 1 AND (?1 IS NULL OR backend_code = ?1) AND seq {cmp} ?2
+                 ORDER BY seq {dir} LIMIT ?3"
+            ),
+            &[&backend.map(|b| rows.codes[b]), &cursor, &limit],
         )?,
         (Some(status), backend) => {
             let sql = format!(
                 "SELECT {ROW_COLUMNS} FROM tasks INDEXED BY tasks_listed
-                 WHERE status = ?1 AND backend = ?2 AND seq {cmp} ?3 ORDER BY seq {dir} LIMIT ?4"
+                 WHERE status = ?1 AND status <> 1 AND backend_code = ?2 AND seq {cmp} ?3
+                 ORDER BY seq {dir} LIMIT ?4"
             );
             let backends: Vec<B> = backend.map_or_else(|| B::ALL.to_vec(), |b| vec![b]);
             let mut all = Vec::new();
             for b in backends {
                 all.extend(read(
                     &sql,
-                    &[&status_code(status), &b.name(), &cursor, &limit],
+                    &[&status_code(status), &rows.codes[b], &cursor, &limit],
                 )?);
             }
             if newest {
@@ -1017,9 +1192,11 @@ fn read_proof<O: ProofOutput>(conn: &Connection, key: &[u8]) -> Result<Option<O>
         .query_row([key], |r| r.get(0))
         .optional()
         .map_err(sql_err)?;
-    bytes
-        .map(|b| O::from_bytes(&b).map_err(|e| StoreError::Corrupt(format!("stored proof: {e}"))))
-        .transpose()
+    bytes.map(|b| decode_proof(&b)).transpose()
+}
+
+fn decode_proof<O: ProofOutput>(bytes: &[u8]) -> Result<O, StoreError> {
+    O::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("stored proof: {e}")))
 }
 
 fn typed<I>(record: TaskRecord<I>) -> Result<AnyTask<I>, StoreError> {
@@ -1048,6 +1225,7 @@ fn promote<I>(
 /// Claims inside an open transaction (see [`TaskStore::claim`]).
 fn claim_in<I: TaskId, B: Backend>(
     tx: &Transaction<'_>,
+    rows: &Rows<B>,
     request: ClaimRequest<B>,
     at: Millis,
 ) -> Result<Claimed<I>, StoreError> {
@@ -1058,16 +1236,16 @@ fn claim_in<I: TaskId, B: Backend>(
         now,
         lease_until,
     } = request;
-    let name = backend.name();
+    let code = rows.codes[backend];
     // Retrying tasks whose time has come become pending.
     let due: Vec<StoredTask<I, B>> = {
         let mut stmt = tx
             .prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} FROM tasks
-                 WHERE backend = ?1 AND status = 2 AND run_at <= ?2 ORDER BY run_at, seq"
+                 WHERE backend_code = ?1 AND status = 2 AND run_at <= ?2 ORDER BY run_at, seq"
             ))
             .map_err(sql_err)?;
-        let mut rows = stmt.query(params![name, to_i64(now)]).map_err(sql_err)?;
+        let mut rows = stmt.query(params![code, to_i64(now)]).map_err(sql_err)?;
         let mut due = Vec::new();
         while let Some(row) = rows.next().map_err(sql_err)? {
             due.push(read_row(row)?);
@@ -1093,11 +1271,11 @@ fn claim_in<I: TaskId, B: Backend>(
         let mut stmt = tx
             .prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} FROM tasks
-                 WHERE backend = ?1 AND status = 0 ORDER BY priority DESC, seq LIMIT ?2"
+                 WHERE backend_code = ?1 AND status = 0 ORDER BY priority DESC, seq LIMIT ?2"
             ))
             .map_err(sql_err)?;
         let limit = i64::try_from(max_tasks.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut rows = stmt.query(params![name, limit]).map_err(sql_err)?;
+        let mut rows = stmt.query(params![code, limit]).map_err(sql_err)?;
         let mut used = 0u64;
         while let Some(row) = rows.next().map_err(sql_err)? {
             let stored: StoredTask<I, B> = read_row(row)?;
@@ -1110,6 +1288,10 @@ fn claim_in<I: TaskId, B: Backend>(
         }
     }
     let mut claimed = Vec::with_capacity(tasks.len());
+    let mut start = tx
+        .prepare_cached(update_sql(Fence::Queued, RowOf::read(&[], 0)))
+        .map_err(sql_err)?;
+    let mut leased = rows.leased();
     for stored in tasks {
         let key = stored.record.id.to_key();
         let epoch = stored.record.epoch;
@@ -1118,11 +1300,20 @@ fn claim_in<I: TaskId, B: Backend>(
         };
         let proving = task.start(epoch + 1);
         let record = AnyTask::from(proving.clone()).into_record(epoch);
-        if !update(tx, &key, &record, Fence::Queued, Some(lease_until), at)? {
+        let row = RowOf::read(&key, stored.seq);
+        if !set_state(
+            &mut start,
+            row,
+            &record,
+            Fence::Queued,
+            Some(lease_until),
+            at,
+        )? {
             return Err(StoreError::Corrupt(
                 "a claimed row changed inside its transaction".into(),
             ));
         }
+        leased.insert(key, stored.seq);
         claimed.push(ClaimedTask {
             task: proving,
             weight: stored.weight,
@@ -1131,9 +1322,9 @@ fn claim_in<I: TaskId, B: Backend>(
         });
     }
     let next_due: Option<i64> = tx
-        .prepare_cached("SELECT min(run_at) FROM tasks WHERE backend = ?1 AND status = 2")
+        .prepare_cached("SELECT min(run_at) FROM tasks WHERE backend_code = ?1 AND status = 2")
         .map_err(sql_err)?
-        .query_row([name], |r| r.get(0))
+        .query_row([code], |r| r.get(0))
         .map_err(sql_err)?;
     Ok(Claimed {
         tasks: claimed,

@@ -693,6 +693,36 @@ async fn list_pages_newest_first<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) 
         .await
         .expect("list");
     assert_eq!(ids(&all_oldest), [1, 2, 3, 4, 5, 6, 7]);
+    // Running tasks are listed too, and leave the pending list.
+    claim_all(&s, cpu, 1).await;
+    claim_all(&s, gpu, 1).await;
+    let proving = s
+        .list(ListQuery::new(10).status(Status::Proving))
+        .await
+        .expect("list");
+    assert_eq!(ids(&proving), [6, 3]);
+    let proving_gpu = s
+        .list(ListQuery::new(10).status(Status::Proving).backend(gpu))
+        .await
+        .expect("list");
+    assert_eq!(ids(&proving_gpu), [6]);
+    let first_proving = s
+        .list(ListQuery::new(1).status(Status::Proving).oldest_first())
+        .await
+        .expect("list");
+    assert_eq!(ids(&first_proving), [3]);
+    let next_proving = s
+        .list(
+            ListQuery::new(1)
+                .status(Status::Proving)
+                .oldest_first()
+                .after(first_proving.next.expect("full")),
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(&next_proving), [6]);
+    let pending = s.list(ListQuery::new(10).status(Status::Pending)).await;
+    assert_eq!(ids(&pending.expect("list")), [7, 5, 4]);
 }
 
 async fn failures_are_kept_per_attempt<B: Backend, S: TaskStore<u64, B, Proof>>(s: S) {
