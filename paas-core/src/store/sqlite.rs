@@ -9,7 +9,6 @@
 //!
 //! Calls run on tokio's blocking pool, never on the async worker threads.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Write as _};
 use std::marker::PhantomData;
@@ -28,6 +27,7 @@ use super::{
     FetchedMany, ListQuery, Order, Page, Recovery, StatusCounts, StoreError, StoredTask, TaskStore,
     Times, Write,
 };
+use crate::FastMap;
 use crate::RetryPolicy;
 use crate::backend::{Backend, BackendMap};
 use crate::lifecycle::{AfterFailure, AnyTask, Failure, Millis, Status, TaskMeta, TaskRecord};
@@ -191,11 +191,11 @@ struct Rows<B> {
     /// key: the write that ends the attempt finds the row by it. A hint: a
     /// missing or wrong entry (a claim whose transaction rolled back) costs
     /// only the search by key.
-    leased: Mutex<HashMap<Vec<u8>, u64>>,
+    leased: Mutex<FastMap<Vec<u8>, u64>>,
 }
 
 impl<B> Rows<B> {
-    fn leased(&self) -> MutexGuard<'_, HashMap<Vec<u8>, u64>> {
+    fn leased(&self) -> MutexGuard<'_, FastMap<Vec<u8>, u64>> {
         self.leased.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
