@@ -867,81 +867,75 @@ pub mod schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
     use utoipa::{PartialSchema, ToSchema};
 
-    /// Any JSON value.
-    #[derive(Debug)]
-    pub struct AnyJson;
+    /// A unit type whose OpenAPI schema, named `$name`, is `$schema`.
+    macro_rules! named_schema {
+        ($(#[$doc:meta])* $ty:ident as $name:literal = $schema:expr) => {
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $ty;
 
-    impl PartialSchema for AnyJson {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(SchemaType::AnyValue)
-                .into()
-        }
+            impl PartialSchema for $ty {
+                fn schema() -> RefOr<Schema> {
+                    $schema.into()
+                }
+            }
+
+            impl ToSchema for $ty {
+                fn name() -> Cow<'static, str> {
+                    $name.into()
+                }
+            }
+        };
     }
 
-    impl ToSchema for AnyJson {
-        fn name() -> Cow<'static, str> {
-            "AnyJson".into()
-        }
+    /// A string schema with its description and, if given, its only values.
+    fn string_schema<const N: usize>(
+        description: &str,
+        values: Option<[&'static str; N]>,
+    ) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(values)
+            .description(Some(description))
     }
 
-    /// A task id in its serde form: any JSON value.
-    #[derive(Debug)]
-    pub struct TaskIdSchema;
-
-    impl PartialSchema for TaskIdSchema {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(SchemaType::AnyValue)
-                .description(Some("A task id in its serde form."))
-                .into()
-        }
+    named_schema! {
+        /// Any JSON value.
+        AnyJson as "AnyJson" = ObjectBuilder::new().schema_type(SchemaType::AnyValue)
     }
 
-    impl ToSchema for TaskIdSchema {
-        fn name() -> Cow<'static, str> {
-            "TaskId".into()
-        }
+    named_schema! {
+        /// A task id in its serde form: any JSON value.
+        TaskIdSchema as "TaskId" = ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("A task id in its serde form."))
     }
 
-    /// A status by name.
-    #[derive(Debug)]
-    pub struct StatusSchema;
-
-    impl PartialSchema for StatusSchema {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(Status::ALL.map(Status::as_str)))
-                .description(Some("A task's state."))
-                .into()
-        }
+    named_schema! {
+        /// A status by name.
+        StatusSchema as "Status" =
+            string_schema("A task's state.", Some(Status::ALL.map(Status::as_str)))
     }
 
-    impl ToSchema for StatusSchema {
-        fn name() -> Cow<'static, str> {
-            "Status".into()
-        }
+    named_schema! {
+        /// A failure kind by name.
+        FailureKindSchema as "FailureKind" = string_schema(
+            "What kind of failure.",
+            Some(FailureKind::ALL.map(|k| k.as_str())),
+        )
     }
 
-    /// A failure kind by name.
-    #[derive(Debug)]
-    pub struct FailureKindSchema;
-
-    impl PartialSchema for FailureKindSchema {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(FailureKind::ALL.map(|k| k.as_str())))
-                .description(Some("What kind of failure."))
-                .into()
-        }
+    named_schema! {
+        /// A listing's order.
+        OrderSchema as "Order" = string_schema(
+            "A listing's order: newest or oldest first.",
+            Some(["newest", "oldest"]),
+        )
     }
 
-    impl ToSchema for FailureKindSchema {
-        fn name() -> Cow<'static, str> {
-            "FailureKind".into()
-        }
+    named_schema! {
+        /// A backend by name. The served document lists the prover's names.
+        BackendSchema as "Backend" = string_schema::<0>("A backend by name.", None)
     }
 
     /// The body of a submit: one task or a batch
@@ -967,45 +961,6 @@ pub mod schema {
         fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
             <super::SubmitBatch<TaskIdSchema> as ToSchema>::schemas(out);
             <super::SubmitTask<TaskIdSchema> as ToSchema>::schemas(out);
-        }
-    }
-
-    /// A listing's order.
-    #[derive(Debug)]
-    pub struct OrderSchema;
-
-    impl PartialSchema for OrderSchema {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(["newest", "oldest"]))
-                .description(Some("A listing's order: newest or oldest first."))
-                .into()
-        }
-    }
-
-    impl ToSchema for OrderSchema {
-        fn name() -> Cow<'static, str> {
-            "Order".into()
-        }
-    }
-
-    /// A backend by name. The served document lists the prover's names.
-    #[derive(Debug)]
-    pub struct BackendSchema;
-
-    impl PartialSchema for BackendSchema {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some("A backend by name."))
-                .into()
-        }
-    }
-
-    impl ToSchema for BackendSchema {
-        fn name() -> Cow<'static, str> {
-            "Backend".into()
         }
     }
 }
