@@ -887,7 +887,7 @@ type BatchWait = (
 #[non_exhaustive]
 pub enum RunError {
     /// A handle call failed.
-    #[error("the service refused the checkpoints: {0}")]
+    #[error("a service call failed: {0}")]
     Service(#[from] ServiceError),
     /// A waiting task panicked or was aborted.
     #[error("a wait failed: {0}")]

@@ -334,6 +334,74 @@ fn a_second_sigint_stops_at_once_with_attempts_refunded() {
     );
 }
 
+/// A full disk stops the node with the reason and what to do about it; what
+/// it had accepted is in its database, and a run on that data with room to
+/// spare proves the rest. The disk is a 1 MiB tmpfs mounted in a user and
+/// mount namespace of the node's own (`unshare`, no root needed); the data
+/// is copied out before the namespace, and its tmpfs, goes away.
+#[test]
+fn a_full_disk_stops_the_node_with_the_reason_and_a_run_with_room_finishes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let small = dir.path().join("small");
+    let kept = dir.path().join("kept");
+    std::fs::create_dir(&small).expect("mount point");
+    let args = ["--checkpoints", "2000", "--blocks-per-checkpoint", "1"];
+    let script = r#"mount -t tmpfs -o size=1m tmpfs "$1" || exit 90
+"$2" --data-dir "$1/d" "$4" "$5" "$6" "$7"; code=$?
+cp -a "$1/d" "$3" || exit 91
+exit $code"#;
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(&small)
+        .arg(NODE)
+        .arg(&kept)
+        .args(args);
+    let full = Node::spawn(command).end(Duration::from_secs(120));
+    assert_eq!(full.code, Some(1), "{full:?}");
+    assert!(
+        full.stderr.contains("store full: database or disk is full")
+            && full
+                .stderr
+                .contains("free space on its disk, then start again"),
+        "{full:?}"
+    );
+    // What the node had accepted is there: some proved, the rest queued or
+    // left proving by the stop.
+    let before = rows(&kept);
+    let proved = before.iter().filter(|r| r.1 == 3).count() as u64;
+    assert!(proved > 0 && before.len() < 2000, "{before:?}");
+    assert!(
+        before.iter().all(|r| [0, 1, 3].contains(&r.1)),
+        "{before:?}"
+    );
+
+    let rest = run(&kept, &args);
+    assert_eq!(rest.code, Some(0), "{rest:?}");
+    // The last commit may have reached the log but not its index (the full
+    // disk failing the `-shm` file): its proofs (at most one per worker)
+    // then count too, once SQLite rebuilds the index on open.
+    let already = figure(&rest.stdout, "already proved");
+    assert!((proved..=proved + 2).contains(&already), "{rest:?}");
+    assert_eq!(
+        figure(&rest.stdout, "proved this run"),
+        2000 - already,
+        "{rest:?}"
+    );
+    assert!(rest.stdout.contains("(receipt verified)"), "{rest:?}");
+    let done = rows(&kept);
+    assert_eq!(done.len(), 2000);
+    assert!(done.iter().all(|r| r.1 == 3), "every checkpoint proved");
+}
+
 #[test]
 fn another_chain_is_refused_and_the_data_is_untouched() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -459,6 +459,13 @@ pub enum StoreError {
     /// The stored data is not what this program can read.
     #[error("store data invalid: {0}")]
     Corrupt(String),
+    /// The disk (or the database server's disk) is full. Not transient: an
+    /// operator has to free space. The failed write changed nothing, and what
+    /// the store had accepted before is kept.
+    #[error(
+        "store full: {0}; free space on its disk, then start again (what it had accepted is kept)"
+    )]
+    Full(String),
     /// Any other failure.
     #[error("store error: {0}")]
     Other(String),

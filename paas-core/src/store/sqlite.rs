@@ -341,6 +341,7 @@ fn sql_err(e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
             StoreError::Corrupt(e.to_string())
         }
+        Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
         _ => StoreError::Other(e.to_string()),
     }
 }

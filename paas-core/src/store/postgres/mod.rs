@@ -380,9 +380,12 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for PgStore<I, B,
 }
 
 /// A store error from a database error: a lost connection or a conflict
-/// the caller may retry is `Unavailable`; bad data is `Corrupt`.
+/// the caller may retry is `Unavailable`; the server's full disk is `Full`.
 fn sql_err(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
+    if e.code() == Some(&SqlState::DISK_FULL) {
+        return StoreError::Full(db_message(&e));
+    }
     let transient = e.is_closed()
         || e.code().is_some_and(|c| {
             [
