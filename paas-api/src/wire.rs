@@ -16,29 +16,59 @@ use utoipa::ToSchema;
 
 use crate::task_key::key_hex;
 
-/// One task to submit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One task to submit: a JSON object (`{"id": …, "priority": 2}`), never
+/// an array of the fields in order (which serde's derive would take).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[cfg_attr(feature = "server", schema(bound = ""))]
-#[serde(deny_unknown_fields)]
 pub struct SubmitTask<I> {
     /// The task id, in its serde form.
     #[cfg_attr(feature = "server", schema(value_type = schema::TaskIdSchema))]
     pub id: I,
     /// Higher runs first within the task's backend (default 0).
-    #[serde(default, deserialize_with = "names::whole_i32")]
     pub priority: i32,
 }
 
-/// Several tasks to submit at once: one store transaction for all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Several tasks to submit at once: one store transaction for all. A JSON
+/// object with `tasks`, like [`SubmitTask`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[cfg_attr(feature = "server", schema(bound = ""))]
-#[serde(deny_unknown_fields)]
 pub struct SubmitBatch<I> {
     /// The tasks, answered in this order.
     #[cfg_attr(feature = "server", schema(value_type = Vec<SubmitTask<schema::TaskIdSchema>>))]
     pub tasks: Vec<SubmitTask<I>>,
+}
+
+/// The fields of a [`SubmitTask`], read only from an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitTaskFields<I> {
+    id: I,
+    #[serde(default, deserialize_with = "names::whole_i32")]
+    priority: i32,
+}
+
+/// The fields of a [`SubmitBatch`], read only from an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBatchFields<I> {
+    tasks: Vec<SubmitTask<I>>,
+}
+
+impl<'de, I: Deserialize<'de>> Deserialize<'de> for SubmitTask<I> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let SubmitTaskFields { id, priority } =
+            names::object(d, "a task: an object with `id` and an optional `priority`")?;
+        Ok(Self { id, priority })
+    }
+}
+
+impl<'de, I: Deserialize<'de>> Deserialize<'de> for SubmitBatch<I> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let SubmitBatchFields { tasks } = names::object(d, "a batch: an object with `tasks`")?;
+        Ok(Self { tasks })
+    }
 }
 
 /// The body of `POST /v1/tasks`: one task, or a batch.
@@ -777,6 +807,34 @@ pub struct HealthCheck {
 /// numbers however JSON writes them.
 pub mod names {
     use serde::{Deserialize, Deserializer, de::Error};
+
+    /// `T` (a derived struct) read only from a map: serde's derive also takes
+    /// an array of the fields in order, which in a request only hides a
+    /// mistake. Anything else is an error that says what was `expected`.
+    ///
+    /// # Errors
+    ///
+    /// Not a map, or `T`'s own error.
+    pub fn object<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+        expected: &'static str,
+    ) -> Result<T, D::Error> {
+        struct Only<T>(&'static str, std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        d.deserialize_map(Only(expected, std::marker::PhantomData))
+    }
 
     /// An `i32` written as a whole number, `7` or `7.0` (JSON does not tell
     /// them apart).

@@ -131,6 +131,12 @@ async fn application_errors_carry_the_api_code() {
         ),
         ("proveMany", json!({ "tasks": 3 }), -32602, "bad_request"),
         (
+            "proveMany",
+            json!({ "tasks": [[Job::prove(1), 2]] }),
+            -32602,
+            "bad_request",
+        ),
+        (
             "listTasks",
             json!({ "status": "done" }),
             -32602,

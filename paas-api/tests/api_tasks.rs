@@ -268,6 +268,26 @@ async fn malformed_requests_have_their_codes() {
         "{body}"
     );
 
+    // A task is an object: its fields as an array (which serde's derive
+    // would read in order) are refused, alone and in a batch.
+    for wrong in [
+        json!([job_json(&Job::prove(1)), 2]),
+        json!({ "tasks": [[job_json(&Job::prove(1)), 2]] }),
+    ] {
+        let (status, body) = post(&url, &wrong).await;
+        assert_eq!(
+            (status, &body["code"]),
+            (400, &json!("bad_request")),
+            "{wrong}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("an object")),
+            "{body}"
+        );
+    }
+
     let (status, body) = support::answer(
         client
             .post(&url)
