@@ -21,6 +21,8 @@ use crate::task_key::key_hex;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[cfg_attr(feature = "server", schema(bound = ""))]
+// For the schema (`additionalProperties: false`); reading is `SubmitTaskFields`'.
+#[serde(deny_unknown_fields)]
 pub struct SubmitTask<I> {
     /// The task id, in its serde form.
     #[cfg_attr(feature = "server", schema(value_type = schema::TaskIdSchema))]
@@ -34,6 +36,8 @@ pub struct SubmitTask<I> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[cfg_attr(feature = "server", schema(bound = ""))]
+// For the schema (`additionalProperties: false`); reading is `SubmitBatchFields`'.
+#[serde(deny_unknown_fields)]
 pub struct SubmitBatch<I> {
     /// The tasks, answered in this order.
     #[cfg_attr(feature = "server", schema(value_type = Vec<SubmitTask<schema::TaskIdSchema>>))]

@@ -100,6 +100,11 @@ async fn the_document_lists_every_route_and_its_errors() {
     );
     assert!(doc["components"]["schemas"]["Status"]["enum"].is_array());
     assert!(doc["components"].get("securitySchemes").is_none());
+    // The server refuses fields it does not know; the document says so.
+    let task = &doc["components"]["schemas"]["SubmitTask_TaskId"];
+    assert_eq!(task["additionalProperties"], Value::Bool(false), "{task}");
+    let batch = &doc["components"]["schemas"]["SubmitRequest"]["oneOf"][0];
+    assert_eq!(batch["additionalProperties"], Value::Bool(false), "{batch}");
 }
 
 /// Every `$ref` in `value`.
