@@ -741,18 +741,21 @@ fn update(
     lease_until: Option<Millis>,
     at: Millis,
 ) -> Result<bool, StoreError> {
-    let mut stmt = tx.prepare_cached(update_sql(fence, row)).map_err(sql_err)?;
+    let mut stmt = tx
+        .prepare_cached(update_sql(fence, row.seq.is_some()))
+        .map_err(sql_err)?;
     set_state(&mut stmt, row, record, fence, lease_until, at)
 }
 
-/// The statement [`set_state`] runs for `fence` and `row`.
-fn update_sql(fence: Fence, row: RowOf<'_>) -> &'static str {
+/// The statement [`set_state`] runs for `fence`, finding the row by its
+/// `seq` or by its key.
+fn update_sql(fence: Fence, by_seq: bool) -> &'static str {
     let sqls = match fence {
         Fence::Lease(_) => set_state!("status = 1 AND epoch = ?10"),
         Fence::Queued => set_state!("status IN (0, 2) AND ?10 IS NULL"),
         Fence::Status(_) => set_state!("status = ?10"),
     };
-    sqls[usize::from(row.seq.is_some())]
+    sqls[usize::from(by_seq)]
 }
 
 /// [`update`] with the statement prepared (by [`update_sql`]), for a caller
@@ -976,11 +979,10 @@ impl<I: TaskId, B: Backend, O: ProofOutput> TaskStore<I, B, O> for SqliteStore<I
                     continue;
                 };
                 let task = read_row::<I, B>(row)?;
+                // The statement gives a proof only for a completed task.
                 let proof = match row.get_ref(15).map_err(sql_err)?.as_blob_or_null() {
-                    Ok(Some(bytes)) if task.record.status == Status::Completed => {
-                        Some(decode_proof::<O>(bytes)?)
-                    }
-                    Ok(_) => None,
+                    Ok(Some(bytes)) => Some(decode_proof::<O>(bytes)?),
+                    Ok(None) => None,
                     Err(e) => return Err(StoreError::Corrupt(format!("stored proof: {e}"))),
                 };
                 out.push(Some(Fetched { task, proof }));
@@ -1290,7 +1292,7 @@ fn claim_in<I: TaskId, B: Backend>(
     }
     let mut claimed = Vec::with_capacity(tasks.len());
     let mut start = tx
-        .prepare_cached(update_sql(Fence::Queued, RowOf::read(&[], 0)))
+        .prepare_cached(update_sql(Fence::Queued, true))
         .map_err(sql_err)?;
     let mut leased = rows.leased();
     for stored in tasks {
